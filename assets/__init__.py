@@ -1,0 +1,19 @@
+"""Dagster software-defined assets, one module per stage."""
+
+import dagster as dg
+
+from . import collection, content
+
+MODULES = [collection, content]
+
+
+def partitioned_assets() -> list:
+    """Every asset partitioned by repository: what one refresh of one repository materializes."""
+    return [a for m in MODULES for a in m.ASSETS if getattr(a, "partitions_def", None) is not None]
+
+
+def defs() -> dg.Definitions:
+    return dg.Definitions(
+        assets=[a for m in MODULES for a in m.ASSETS],
+        asset_checks=[c for m in MODULES for c in getattr(m, "CHECKS", [])],
+    )

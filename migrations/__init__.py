@@ -1,0 +1,1 @@
+"""Alembic migrations of the repo_scoping schema (applied automatically at start)."""

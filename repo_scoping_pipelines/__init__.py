@@ -1,0 +1,1 @@
+"""repo-scoping-pipelines: know your organisation's code."""

@@ -1,0 +1,79 @@
+"""Split source files into retrieval-sized chunks with exact line spans.
+
+``chunk_file`` picks a strategy by language: tree-sitter definitions for code,
+heading sections for Markdown, overlapping line windows for everything else.
+Every chunk satisfies ``chunk.text == "\\n".join(text.splitlines()[start-1:end])``
+(except a single over-long line, which is truncated to ``max_chars``).
+"""
+
+from __future__ import annotations
+
+from repo_scoping_pipelines.chunking.code import chunk_code
+from repo_scoping_pipelines.chunking.markdown import chunk_markdown
+from repo_scoping_pipelines.chunking.windows import Chunk, check_limits, text_chunks
+
+__all__ = ["Chunk", "chunk_file", "grammar_for"]
+
+# Language names (as a linguist-style detector reports them, any case) -> grammar.
+_GRAMMAR_BY_LANGUAGE = {
+    "python": "python",
+    "javascript": "javascript",
+    "jsx": "javascript",
+    "typescript": "typescript",
+    "tsx": "tsx",
+    "go": "go",
+    "java": "java",
+    "markdown": "markdown",
+}
+
+
+def grammar_for(path: str, language: str | None) -> str | None:
+    """Map a language name to a grammar key, or None for plain line windows."""
+    if not language:
+        return None
+    grammar = _GRAMMAR_BY_LANGUAGE.get(language.strip().lower())
+    # Some detectors call .tsx files "TypeScript"; JSX only parses with the tsx grammar.
+    if grammar == "typescript" and path.lower().endswith(".tsx"):
+        return "tsx"
+    return grammar
+
+
+def chunk_file(
+    path: str,
+    text: str,
+    language: str | None,
+    *,
+    max_lines: int = 120,
+    max_chars: int = 6000,
+    window_lines: int = 60,
+    overlap_lines: int = 10,
+) -> list[Chunk]:
+    """Chunk one file's text; never raises on odd input, returns [] for blank files.
+
+    Raises ValueError only for nonsensical limits (e.g. overlap >= window).
+    """
+    check_limits(max_lines, max_chars, window_lines, overlap_lines)
+    lines = text.splitlines()
+    if not text.strip():
+        return []
+    grammar = grammar_for(path, language)
+    if grammar == "markdown":
+        return chunk_markdown(lines, max_lines=max_lines, max_chars=max_chars)
+    if grammar is not None:
+        chunks = chunk_code(
+            lines,
+            grammar,
+            max_lines=max_lines,
+            max_chars=max_chars,
+            window_lines=window_lines,
+            overlap_lines=overlap_lines,
+        )
+        if chunks is not None:
+            return chunks
+    return text_chunks(
+        lines,
+        window_lines=window_lines,
+        overlap_lines=overlap_lines,
+        max_lines=max_lines,
+        max_chars=max_chars,
+    )

@@ -1,0 +1,111 @@
+"""Settings: every REPO_SCOPING_* environment variable, validated once, in one object."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Name pattern for repositories: it becomes a Dagster partition key, a path segment and a
+# Milvus filter literal, so keep it to a safe alphabet.
+REPOSITORY_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or invalid; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    """Runtime configuration, read from REPO_SCOPING_* environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="REPO_SCOPING_", extra="ignore", frozen=True)
+
+    home: Path = Field(default=PROJECT_ROOT / "var", description="Folder for the embedded engines' data")
+    database_url: SecretStr | None = None
+    milvus_uri: str | None = None
+    milvus_token: SecretStr | None = None
+    checkout_root: Path | None = None
+    embedding_provider: Literal["hashing", "local", "openai"] = "hashing"
+    embedding_model: str | None = None
+    embedding_dim: int = Field(default=256, ge=8, le=4096)
+    llm_provider: Literal["openai"] | None = None
+    llm_model: str | None = None
+    llm_base_url: str | None = None
+    openai_api_key: SecretStr | None = None
+    github_token: SecretStr | None = None
+    redmine_url: str | None = None
+    redmine_api_key: SecretStr | None = None
+    allowed_hosts: str = ""
+    allowed_local_paths: str = ""
+    api_token: SecretStr | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    max_file_bytes: int = Field(default=1024 * 1024, ge=1)
+    git_timeout_s: int = Field(default=600, ge=1)
+
+    @field_validator("llm_provider", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    # -- derived locations -------------------------------------------------------------
+    @property
+    def pgdata_dir(self) -> Path:
+        return self.home / "pgdata"
+
+    @property
+    def milvus_data_dir(self) -> Path:
+        return self.home / "milvus.db"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+    @property
+    def checkouts(self) -> Path:
+        return self.checkout_root or self.home / "checkouts"
+
+    @property
+    def embedded_database(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def allowed_host_list(self) -> list[str]:
+        return [h.strip().lower() for h in self.allowed_hosts.split(",") if h.strip()]
+
+    @property
+    def allowed_local_path_list(self) -> list[Path]:
+        return [Path(p.strip()).expanduser() for p in self.allowed_local_paths.split(",") if p.strip()]
+
+
+def load_settings() -> Settings:
+    """Read the environment; raise ConfigError naming the offending variable."""
+    import os
+
+    known = {f"REPO_SCOPING_{name.upper()}" for name in Settings.model_fields}
+    unknown = sorted(k for k in os.environ if k.startswith("REPO_SCOPING_") and k not in known)
+    if unknown:
+        raise ConfigError(f"invalid configuration: unknown variable {', '.join(unknown)}")
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            field = str(err["loc"][0]) if err["loc"] else "?"
+            problems.append(f"REPO_SCOPING_{field.upper()}: {err['msg']}")
+        raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings (tests build their own Settings instead)."""
+    return load_settings()

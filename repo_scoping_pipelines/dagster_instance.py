@@ -1,0 +1,74 @@
+"""Dagster instance storage in the project's Postgres, embedded or external alike.
+
+dagster.yaml names these classes, so `dagster dev`, the daemon and run workers all find the
+same database as our own code without any environment variable: the URL comes from the
+settings (REPO_SCOPING_DATABASE_URL, else the embedded pgserver under var/pgdata).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
+
+from .config import PROJECT_ROOT, Settings, get_settings
+from .storage.db import dagster_database_url
+
+INSTANCE_YAML = PROJECT_ROOT / "dagster.yaml"
+
+
+def _url() -> str:
+    return dagster_database_url(get_settings())
+
+
+class RunStorage(PostgresRunStorage):
+    @classmethod
+    def config_type(cls):
+        return {}
+
+    @classmethod
+    def from_config_value(cls, inst_data, config_value):
+        return cls(postgres_url=_url(), inst_data=inst_data)
+
+
+class EventLogStorage(PostgresEventLogStorage):
+    @classmethod
+    def config_type(cls):
+        return {}
+
+    @classmethod
+    def from_config_value(cls, inst_data, config_value):
+        return cls(postgres_url=_url(), inst_data=inst_data)
+
+
+class ScheduleStorage(PostgresScheduleStorage):
+    @classmethod
+    def config_type(cls):
+        return {}
+
+    @classmethod
+    def from_config_value(cls, inst_data, config_value):
+        return cls(postgres_url=_url(), inst_data=inst_data)
+
+
+def prepare_dagster_home(settings: Settings) -> Path:
+    """Point DAGSTER_HOME at var/dagster holding the project's dagster.yaml (Dagster reads it only there)."""
+    home = Path(os.environ.get("DAGSTER_HOME") or settings.dagster_home)
+    home.mkdir(parents=True, exist_ok=True)
+    target = home / "dagster.yaml"
+    if not target.exists() or target.read_text() != INSTANCE_YAML.read_text():
+        target.write_text(INSTANCE_YAML.read_text())
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+@contextmanager
+def dagster_instance(settings: Settings) -> Iterator:
+    import dagster as dg
+
+    prepare_dagster_home(settings)
+    with dg.DagsterInstance.get() as instance:
+        yield instance

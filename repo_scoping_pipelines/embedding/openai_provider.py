@@ -1,0 +1,30 @@
+"""OpenAI-compatible embeddings endpoint (OpenAI, Ollama, vLLM, ...) through the official client."""
+
+from __future__ import annotations
+
+from ..config import Settings
+from ..redaction import redact
+from . import EmbeddingError
+
+
+class OpenAIEmbedder:
+    provider = "openai"
+
+    def __init__(self, settings: Settings) -> None:
+        from openai import OpenAI
+
+        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "unused"
+        self._secret = key
+        self._client = OpenAI(api_key=key, base_url=settings.llm_base_url, timeout=60, max_retries=3)
+        self.model = settings.embedding_model or "text-embedding-3-small"
+        self.dim = settings.embedding_dim
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        try:
+            response = self._client.embeddings.create(model=self.model, input=texts, dimensions=self.dim)
+        except Exception as exc:  # the client raises many types; all end the same way for us
+            raise EmbeddingError(redact(f"embedding request failed: {exc}", [self._secret])) from None
+        vectors = [item.embedding for item in sorted(response.data, key=lambda d: d.index)]
+        if len(vectors) != len(texts) or any(len(v) != self.dim for v in vectors):
+            raise EmbeddingError(f"embedding answer has the wrong shape (expected {len(texts)} x {self.dim})")
+        return vectors

@@ -1,0 +1,113 @@
+"""content_chunks and chunk_embeddings work: chunk changed files, embed new chunks, drop stale ones."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+
+from .chunking import chunk_file
+from .collectors.inventory import decode_text
+from .search_text import index_text
+from .services import Services
+from .storage import catalog
+from .storage import chunks as chunk_store
+
+FILE_BATCH = 200
+EMBED_BATCH = 256
+
+
+def chunk_id(repository: str, path: str, file_hash: str, kind: str, symbol: str | None, start: int,
+             end: int) -> str:
+    """Stable id from (repository, path, content hash, span): reruns upsert, never duplicate."""
+    key = "\0".join([repository, path, file_hash, kind, symbol or "", str(start), str(end)])
+    return hashlib.sha256(key.encode("utf-8", errors="surrogateescape")).hexdigest()[:32]
+
+
+@dataclass
+class ChunkResult:
+    files_chunked: int = 0
+    chunks_added: int = 0
+    chunks_removed: int = 0
+    warnings: list[str] = field(default_factory=list)
+    by_kind: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def chunk_repository(services: Services, name: str) -> ChunkResult:
+    started = time.perf_counter()
+    repo = catalog.get_repository(services.engine, name)
+    checkout = services.settings.checkouts / name
+    result = ChunkResult()
+    result.chunks_removed = chunk_store.delete_orphan_chunks(services.engine, repo.id)
+    pending = chunk_store.files_to_chunk(services.engine, repo.id)
+    batch: list[tuple[dict, list[dict]]] = []
+    for file in pending:
+        rows: list[dict] = []
+        try:
+            text = decode_text((checkout / file["path"]).read_bytes())
+        except OSError as exc:
+            result.warnings.append(f"{file['path']}: unreadable ({exc.strerror})")
+            text = None
+        if text is not None:
+            for c in chunk_file(file["path"], text, file["language"]):
+                rows.append({
+                    "chunk_id": chunk_id(name, file["path"], file["content_hash"], c.kind, c.symbol, c.start_line,
+                                         c.end_line),
+                    "path": file["path"], "file_hash": file["content_hash"], "source": "file", "kind": c.kind,
+                    "symbol": c.symbol, "language": file["language"], "start_line": c.start_line,
+                    "end_line": c.end_line, "text": c.text,
+                    "index_text": index_text(c.text, symbol=c.symbol, path=file["path"]),
+                })
+        batch.append((file, rows))
+        if len(batch) >= FILE_BATCH:
+            result.chunks_added += chunk_store.store_file_chunks(services.engine, repo.id, batch)
+            batch = []
+        result.files_chunked += 1
+    if batch:
+        result.chunks_added += chunk_store.store_file_chunks(services.engine, repo.id, batch)
+    result.by_kind = chunk_store.chunk_counts(services.engine, repo.id)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+@dataclass
+class EmbedResult:
+    collection: str
+    embedded: int = 0
+    deleted: int = 0
+    total: int = 0
+    seconds: float = 0.0
+
+
+def embed_repository(services: Services, name: str) -> EmbedResult:
+    """Bring the model's Milvus collection in line with the stored chunks of one repository."""
+    started = time.perf_counter()
+    repo = catalog.get_repository(services.engine, name)
+    embedder, vectors, collection = services.embedder, services.vectors, services.collection
+    vectors.ensure_collection(collection, embedder.dim)
+    result = EmbedResult(collection=collection)
+    stale = chunk_store.vectors_without_chunks(services.engine, repo.id, collection)
+    if stale:
+        # Milvus first, then the bookkeeping: a crash in between only repeats an idempotent delete.
+        vectors.delete(collection, stale)
+        chunk_store.unmark_vectors(services.engine, collection, stale)
+        result.deleted = len(stale)
+    while True:
+        pending = chunk_store.chunks_without_vectors(services.engine, repo.id, collection, EMBED_BATCH)
+        if not pending:
+            break
+        dense = embedder.embed([_embedding_input(c) for c in pending])
+        vectors.upsert(collection, [{**c, "repository": name, "dense": d} for c, d in zip(pending, dense, strict=True)])
+        chunk_store.mark_vectors(services.engine, repo.id, collection, [c["chunk_id"] for c in pending])
+        result.embedded += len(pending)
+    if result.embedded or result.deleted:
+        vectors.flush(collection)
+    result.total = chunk_store.vector_count(services.engine, repo.id, collection)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _embedding_input(chunk: dict) -> str:
+    header = f"{chunk['path']} {chunk.get('symbol') or ''}".strip()
+    return f"{header}\n{chunk['text']}"[:8000]

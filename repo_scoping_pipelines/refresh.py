@@ -1,0 +1,52 @@
+"""Refreshing repositories in-process through the Dagster job (the CLI's `refresh`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import dagster as dg
+
+from .partitions import repositories
+
+
+@dataclass
+class RefreshOutcome:
+    repository: str
+    success: bool
+    run_id: str
+    assets: dict[str, dict] = field(default_factory=dict)  # asset -> metadata values
+    error: str | None = None
+
+
+def ensure_partitions(instance: dg.DagsterInstance, names: list[str]) -> None:
+    known = set(instance.get_dynamic_partitions(repositories.name))
+    missing = [n for n in names if n not in known]
+    if missing:
+        instance.add_dynamic_partitions(repositories.name, missing)
+
+
+def refresh_in_process(instance: dg.DagsterInstance, name: str, *, tags: dict | None = None) -> RefreshOutcome:
+    """Materialize every per-repository asset for `name` in this process, recorded in the instance."""
+    from .definitions import defs
+
+    ensure_partitions(instance, [name])
+    job = defs.resolve_job_def("refresh_repository")
+    result = job.execute_in_process(
+        instance=instance, partition_key=name, raise_on_error=False, tags=tags or {},
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+    )
+    outcome = RefreshOutcome(repository=name, success=result.success, run_id=result.run_id)
+    for event in result.all_events:
+        if event.event_type_value == "ASSET_MATERIALIZATION":
+            mat = event.event_specific_data.materialization
+            outcome.assets[mat.asset_key.to_user_string()] = {k: v.value for k, v in mat.metadata.items()}
+        elif event.event_type_value == "STEP_FAILURE" and outcome.error is None:
+            failure = event.event_specific_data.error
+            outcome.error = f"{event.step_key}: {_root_message(failure)}"
+    return outcome
+
+
+def _root_message(error) -> str:
+    while error.cause is not None:
+        error = error.cause
+    return error.message.strip().splitlines()[-1] if error.message else "failed"

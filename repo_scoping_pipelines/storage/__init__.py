@@ -1,0 +1,1 @@
+"""Storage layer: Postgres (system of record, SQLAlchemy Core + Alembic) and Milvus (vectors)."""

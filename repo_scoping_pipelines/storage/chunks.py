@@ -1,0 +1,146 @@
+"""Content chunks and the record of which chunks sit in which Milvus collection."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import Engine
+
+from .tables import chunk_vectors, content_chunks, files, repositories
+
+CHUNK_COLUMNS = ("chunk_id", "path", "file_hash", "source", "kind", "symbol", "language", "start_line", "end_line",
+                 "text", "index_text")
+
+
+def files_to_chunk(engine: Engine, repository_id: int) -> list[dict]:
+    """Files whose current content has no stored chunks yet (and that are worth chunking)."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(files.c.path, files.c.content_hash, files.c.language)
+            .where(files.c.repository_id == repository_id, files.c.skip_reason.is_(None),
+                   ~files.c.is_vendored, ~files.c.is_generated,
+                   files.c.chunked_hash.is_distinct_from(files.c.content_hash))
+            .order_by(files.c.path)
+        ).mappings().all()
+    return [dict(r) for r in rows]
+
+
+def store_file_chunks(engine: Engine, repository_id: int, batch: list[tuple[dict, list[dict]]]) -> int:
+    """Replace the chunks of each (file, chunks) pair and mark the file chunked, atomically per batch."""
+    inserted = 0
+    with engine.begin() as conn:
+        for file, chunk_rows in batch:
+            conn.execute(sa.delete(content_chunks).where(
+                content_chunks.c.repository_id == repository_id, content_chunks.c.path == file["path"],
+                content_chunks.c.source == "file", content_chunks.c.file_hash != file["content_hash"]))
+            if chunk_rows:
+                result = conn.execute(
+                    insert(content_chunks).values([{**r, "repository_id": repository_id} for r in chunk_rows])
+                    .on_conflict_do_nothing(index_elements=["chunk_id"])
+                )
+                inserted += result.rowcount or 0
+            conn.execute(sa.update(files).where(files.c.repository_id == repository_id,
+                                                files.c.path == file["path"])
+                         .values(chunked_hash=file["content_hash"]))
+    return inserted
+
+
+def delete_orphan_chunks(engine: Engine, repository_id: int) -> int:
+    """Drop file chunks whose file is gone, changed, or no longer chunkable."""
+    current = sa.select(files.c.path).where(
+        files.c.repository_id == repository_id, files.c.path == content_chunks.c.path,
+        files.c.content_hash == content_chunks.c.file_hash, files.c.skip_reason.is_(None),
+        ~files.c.is_vendored, ~files.c.is_generated)
+    with engine.begin() as conn:
+        result = conn.execute(sa.delete(content_chunks).where(
+            content_chunks.c.repository_id == repository_id, content_chunks.c.source == "file",
+            ~sa.exists(current)))
+    return result.rowcount or 0
+
+
+def chunk_counts(engine: Engine, repository_id: int) -> dict[str, int]:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(content_chunks.c.kind, sa.func.count())
+                            .where(content_chunks.c.repository_id == repository_id)
+                            .group_by(content_chunks.c.kind)).all()
+    return {kind: n for kind, n in rows}
+
+
+def chunks_without_vectors(engine: Engine, repository_id: int, collection: str, limit: int) -> list[dict]:
+    joined = content_chunks.outerjoin(chunk_vectors, sa.and_(
+        chunk_vectors.c.chunk_id == content_chunks.c.chunk_id, chunk_vectors.c.collection == collection))
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(*[content_chunks.c[c] for c in CHUNK_COLUMNS]).select_from(joined)
+            .where(content_chunks.c.repository_id == repository_id, chunk_vectors.c.chunk_id.is_(None))
+            .order_by(content_chunks.c.chunk_id).limit(limit)
+        ).mappings().all()
+    return [dict(r) for r in rows]
+
+
+def vectors_without_chunks(engine: Engine, repository_id: int, collection: str) -> list[str]:
+    """Vector ids whose chunk was deleted: they must leave Milvus."""
+    with engine.connect() as conn:
+        return list(conn.execute(
+            sa.select(chunk_vectors.c.chunk_id).where(
+                chunk_vectors.c.repository_id == repository_id, chunk_vectors.c.collection == collection,
+                ~sa.exists(sa.select(content_chunks.c.chunk_id)
+                           .where(content_chunks.c.chunk_id == chunk_vectors.c.chunk_id)))
+        ).scalars())
+
+
+def mark_vectors(engine: Engine, repository_id: int, collection: str, chunk_ids: list[str]) -> None:
+    if not chunk_ids:
+        return
+    with engine.begin() as conn:
+        conn.execute(insert(chunk_vectors).values(
+            [{"chunk_id": c, "collection": collection, "repository_id": repository_id} for c in chunk_ids]
+        ).on_conflict_do_nothing())
+
+
+def unmark_vectors(engine: Engine, collection: str, chunk_ids: list[str]) -> None:
+    if not chunk_ids:
+        return
+    with engine.begin() as conn:
+        conn.execute(sa.delete(chunk_vectors).where(chunk_vectors.c.collection == collection,
+                                                    chunk_vectors.c.chunk_id.in_(chunk_ids)))
+
+
+def vector_count(engine: Engine, repository_id: int, collection: str) -> int:
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(chunk_vectors).where(
+            chunk_vectors.c.repository_id == repository_id, chunk_vectors.c.collection == collection)).scalar_one()
+
+
+def chunks_by_ids(engine: Engine, chunk_ids: list[str]) -> dict[str, dict]:
+    if not chunk_ids:
+        return {}
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(content_chunks, repositories.c.name.label("repository"))
+            .join(repositories, repositories.c.id == content_chunks.c.repository_id)
+            .where(content_chunks.c.chunk_id.in_(chunk_ids))
+        ).mappings().all()
+    return {r["chunk_id"]: dict(r) for r in rows}
+
+
+def chunk_problems(engine: Engine, repository_id: int) -> dict[str, int]:
+    """Data-quality counts for content_chunks: bad spans, chunks of files no longer inventoried."""
+    with engine.connect() as conn:
+        bad_spans = conn.execute(sa.select(sa.func.count()).select_from(content_chunks).where(
+            content_chunks.c.repository_id == repository_id,
+            sa.or_(content_chunks.c.start_line < 1, content_chunks.c.end_line < content_chunks.c.start_line))
+        ).scalar_one()
+        orphans = conn.execute(sa.select(sa.func.count()).select_from(content_chunks).where(
+            content_chunks.c.repository_id == repository_id, content_chunks.c.source == "file",
+            ~sa.exists(sa.select(files.c.path).where(files.c.repository_id == repository_id,
+                                                     files.c.path == content_chunks.c.path,
+                                                     files.c.content_hash == content_chunks.c.file_hash)))
+        ).scalar_one()
+    return {"bad_spans": bad_spans, "orphan_chunks": orphans}
+
+
+def chunk_total(engine: Engine, repository_id: int) -> int:
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(content_chunks)
+                            .where(content_chunks.c.repository_id == repository_id)).scalar_one()

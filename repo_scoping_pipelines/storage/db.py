@@ -1,0 +1,77 @@
+"""Database URLs, engines and migrations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Engine, make_url
+
+from ..config import Settings
+from ..embedded import embedded_postgres_uri
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+if not MIGRATIONS_DIR.exists():  # editable checkout: migrations/ sits at the top level
+    MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+_MIGRATION_LOCK_ID = 0x5245504F  # pg advisory lock key: "REPO"
+
+
+def _raw_url(settings: Settings) -> str:
+    if settings.database_url is not None:
+        return settings.database_url.get_secret_value()
+    return embedded_postgres_uri(settings)
+
+
+def _with_driver(url: str, driver: str) -> str:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        raise ValueError(f"REPO_SCOPING_DATABASE_URL must be a PostgreSQL URL, got {parsed.get_backend_name()!r}")
+    return parsed.set(drivername=f"postgresql+{driver}").render_as_string(hide_password=False)
+
+
+def database_url(settings: Settings) -> str:
+    """SQLAlchemy URL for our own code (psycopg 3)."""
+    return _with_driver(_raw_url(settings), "psycopg")
+
+
+def dagster_database_url(settings: Settings) -> str:
+    """URL for dagster-postgres: psycopg2, which its NOTIFY statements need (shared/STACK.md)."""
+    return _with_driver(_raw_url(settings), "psycopg2")
+
+
+def redact_url(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def make_engine(settings: Settings) -> Engine:
+    return sa.create_engine(
+        database_url(settings),
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=5,
+        connect_args={"connect_timeout": 10},
+    )
+
+
+def alembic_config(connection: sa.Connection | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def migrate(engine: Engine) -> None:
+    """Apply pending migrations; safe to call from many processes at once."""
+    with engine.connect() as conn:
+        conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": _MIGRATION_LOCK_ID})
+        try:
+            conn.execute(sa.text("CREATE SCHEMA IF NOT EXISTS repo_scoping"))
+            conn.commit()
+            command.upgrade(alembic_config(conn), "head")
+            conn.commit()
+        finally:
+            conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": _MIGRATION_LOCK_ID})
+            conn.commit()

@@ -1,0 +1,129 @@
+"""Milvus: one collection per embedding model, dense vectors + BM25 sparse vectors, hybrid search."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+from pymilvus import AnnSearchRequest, DataType, Function, FunctionType, MilvusClient, RRFRanker
+
+from ..config import Settings
+from ..embedded import ensure_milvus_server
+
+MAX_TEXT = 60000
+_FIELDS = ["chunk_id", "repository", "path", "start_line", "end_line", "kind", "symbol"]
+
+
+class VectorStoreError(RuntimeError):
+    """Milvus is unreachable or refused an operation."""
+
+
+def milvus_uri(settings: Settings) -> str:
+    """The configured Milvus URI, or the managed embedded Milvus Lite server's."""
+    return settings.milvus_uri or ensure_milvus_server(settings)
+
+
+def _literal(value: str) -> str:
+    return json.dumps(value)  # a double-quoted, escaped Milvus string literal
+
+
+class VectorStore:
+    def __init__(self, uri: str, token: str | None = None) -> None:
+        self.uri = uri
+        self._client = MilvusClient(uri=uri, token=token or "")
+        self._ready: set[str] = set()
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._client.close()
+
+    def ping(self) -> list[str]:
+        return self._client.list_collections()
+
+    def ensure_collection(self, name: str, dim: int) -> None:
+        with self._lock:
+            if name in self._ready:
+                return
+            if not self._client.has_collection(name):
+                schema = self._client.create_schema(auto_id=False, enable_dynamic_field=False)
+                schema.add_field("chunk_id", DataType.VARCHAR, max_length=64, is_primary=True)
+                # Partition key: searches filtered to one repository touch only its partition.
+                schema.add_field("repository", DataType.VARCHAR, max_length=128, is_partition_key=True)
+                schema.add_field("path", DataType.VARCHAR, max_length=2048)
+                schema.add_field("start_line", DataType.INT64)
+                schema.add_field("end_line", DataType.INT64)
+                schema.add_field("kind", DataType.VARCHAR, max_length=64)
+                schema.add_field("symbol", DataType.VARCHAR, max_length=1024)
+                schema.add_field("index_text", DataType.VARCHAR, max_length=65535, enable_analyzer=True)
+                schema.add_field("dense", DataType.FLOAT_VECTOR, dim=dim)
+                schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+                schema.add_function(Function(name="index_text_bm25", function_type=FunctionType.BM25,
+                                             input_field_names=["index_text"], output_field_names=["sparse"]))
+                index = self._client.prepare_index_params()
+                index.add_index("dense", index_type="AUTOINDEX", metric_type="COSINE")
+                index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+                self._client.create_collection(name, schema=schema, index_params=index)
+            self._client.load_collection(name)  # collections come back released after a reopen
+            self._ready.add(name)
+
+    def upsert(self, name: str, rows: list[dict]) -> None:
+        if not rows:
+            return
+        data = [{
+            "chunk_id": r["chunk_id"], "repository": r["repository"], "path": r["path"][:2048],
+            "start_line": int(r["start_line"]), "end_line": int(r["end_line"]), "kind": r["kind"],
+            "symbol": (r.get("symbol") or "")[:1024], "index_text": (r["index_text"] or " ")[:MAX_TEXT],
+            "dense": r["dense"],
+        } for r in rows]
+        self._client.upsert(name, data)
+
+    def delete(self, name: str, chunk_ids: list[str]) -> None:
+        for start in range(0, len(chunk_ids), 500):
+            self._client.delete(name, ids=chunk_ids[start:start + 500])
+
+    def delete_repository(self, name: str, repository: str) -> None:
+        if self._client.has_collection(name):
+            self._client.delete(name, filter=f"repository == {_literal(repository)}")
+
+    def flush(self, name: str) -> None:
+        # Unflushed rows are searched by brute force in Milvus Lite: flush after each batch.
+        self._client.flush(name)
+
+    def count(self, name: str, repository: str | None = None) -> int:
+        if not self._client.has_collection(name):
+            return 0
+        flt = f"repository == {_literal(repository)}" if repository else ""
+        res = self._client.query(name, filter=flt, output_fields=["count(*)"])
+        return int(res[0]["count(*)"]) if res else 0
+
+    def search(self, name: str, *, keyword_text: str, dense: list[float] | None, repository: str | None,
+               limit: int, mode: str) -> list[dict]:
+        """Top chunks as dicts with the stored fields and `score` (higher is better)."""
+        if not self._client.has_collection(name):
+            return []
+        self.ensure_collection(name, len(dense) if dense else 0)
+        flt = f"repository == {_literal(repository)}" if repository else ""
+        if mode == "keyword":
+            if not keyword_text.strip():
+                return []
+            hits = self._client.search(name, data=[keyword_text], anns_field="sparse", limit=limit, filter=flt,
+                                       output_fields=_FIELDS, search_params={"metric_type": "BM25"})
+        elif mode == "vector":
+            hits = self._client.search(name, data=[dense], anns_field="dense", limit=limit, filter=flt,
+                                       output_fields=_FIELDS, search_params={"metric_type": "COSINE"})
+        else:
+            requests = [AnnSearchRequest(data=[dense], anns_field="dense", param={"metric_type": "COSINE"},
+                                         limit=limit * 3, expr=flt or None)]
+            if keyword_text.strip():
+                requests.append(AnnSearchRequest(data=[keyword_text], anns_field="sparse",
+                                                 param={"metric_type": "BM25"}, limit=limit * 3, expr=flt or None))
+            hits = self._client.hybrid_search(name, requests, ranker=RRFRanker(60), limit=limit,
+                                              output_fields=_FIELDS)
+        results = []
+        for hit in hits[0] if hits else []:
+            entity = hit.get("entity", {})
+            score = float(hit["distance"])
+            if mode == "keyword":
+                score = abs(score)  # Milvus Lite returns BM25 negated (best first)
+            results.append({**entity, "chunk_id": hit.get("chunk_id", entity.get("chunk_id")), "score": score})
+        return results

@@ -1,0 +1,9 @@
+"""Dagster sensors."""
+
+import dagster as dg
+
+from . import registrations
+
+
+def defs() -> dg.Definitions:
+    return dg.Definitions(sensors=[*registrations.SENSORS])
