@@ -2,14 +2,16 @@
 
 import dagster as dg
 
+from repo_scoping_pipelines.partitions import repositories
+
 from . import collection, content
 
 MODULES = [collection, content]
 
 
 def partitioned_assets() -> list:
-    """Every asset partitioned by repository: what one refresh of one repository materializes."""
-    return [a for m in MODULES for a in m.ASSETS if getattr(a, "partitions_def", None) is not None]
+    """Every asset partitioned by repository alone: what one refresh of one repository materializes."""
+    return [a for m in MODULES for a in m.ASSETS if getattr(a, "partitions_def", None) == repositories]
 
 
 def defs() -> dg.Definitions:

@@ -24,7 +24,11 @@ _pg_servers: dict[Path, object] = {}
 
 def embedded_postgres_uri(settings: Settings) -> str:
     """Start (or join) the pgserver Postgres under var/pgdata; return its libpq URI."""
-    import pgserver  # imported lazily: it touches the filesystem on import
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR on servers
+        import pgserver  # imported lazily: it touches the filesystem on import
 
     pgdata = settings.pgdata_dir
     pgdata.mkdir(parents=True, exist_ok=True)

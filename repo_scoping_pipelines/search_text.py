@@ -20,9 +20,15 @@ MAX_INDEX_CHARS = 60_000
 
 # Lucene's classic English stop set plus common pronouns/auxiliaries. Words
 # that mean something in code ("all", "any", "none", "up", "out") are kept.
-STOP_WORDS = frozenset(
-    ["a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it", "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these", "they", "this", "to", "was", "will", "with", "i", "me", "my", "we", "our", "ours", "you", "your", "yours", "he", "him", "his", "she", "her", "hers", "its", "itself", "them", "what", "which", "who", "whom", "am", "were", "been", "being", "have", "has", "had", "having", "do", "does", "did", "doing", "would", "should", "could", "from", "than", "so", "because", "until", "while", "about"]
-)
+STOP_WORDS = frozenset({
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it",
+    "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these",
+    "they", "this", "to", "was", "will", "with", "i", "me", "my", "we", "our", "ours", "you",
+    "your", "yours", "he", "him", "his", "she", "her", "hers", "its", "itself", "them", "what",
+    "which", "who", "whom", "am", "were", "been", "being", "have", "has", "had", "having", "do",
+    "does", "did", "doing", "would", "should", "could", "from", "than", "so", "because", "until",
+    "while", "about", "how", "why",
+})
 
 # Runs of word characters: identifiers, words and numbers ("_" kept so that
 # snake_case stays one identifier until split_identifier takes it apart).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 
@@ -565,7 +566,7 @@ def test_invariants_hold_for_every_sample_and_tiny_limits() -> None:
             if max_chars >= 40:  # a line truncated to its indentation is dropped as blank
                 check_coverage(text, chunks)
             # Parts of one definition are consecutive and never overlap.
-            for a, b in zip(chunks, chunks[1:], strict=False):
+            for a, b in itertools.pairwise(chunks):
                 if a.symbol and b.symbol and a.symbol.split(" (part")[0] == b.symbol.split(" (part")[0]:
                     assert a.end_line < b.start_line
 

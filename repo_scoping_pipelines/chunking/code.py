@@ -199,10 +199,13 @@ def _js_top(node: Node, outer: Node) -> _Def | None:
     if kind == "expression_statement":
         # module.exports = function () {}, Foo.prototype.bar = () => {}
         expr = node.named_children[0] if node.named_children else None
-        if expr is not None and expr.type == "assignment_expression":
-            if _is_function_value(expr.child_by_field_name("right")):
-                name = re.sub(r"\s+", "", _text(expr.child_by_field_name("left")))
-                return _Def("function", name, outer, node)
+        if (
+            expr is not None
+            and expr.type == "assignment_expression"
+            and _is_function_value(expr.child_by_field_name("right"))
+        ):
+            name = re.sub(r"\s+", "", _text(expr.child_by_field_name("left")))
+            return _Def("function", name, outer, node)
     return None
 
 
@@ -449,27 +452,19 @@ def chunk_code(
         return None
 
     out: list[Chunk] = []
-    covered = bytearray(len(lines))
-    for lo, hi in claimed:
-        lo, hi = max(lo, 0), min(hi, len(lines) - 1)
-        if lo <= hi:
-            covered[lo : hi + 1] = b"\x01" * (hi - lo + 1)
     for kind, symbol, lo, hi in spans:
         span = trim_blank(lines, max(lo, 0) + 1, min(hi, len(lines) - 1) + 1)
         if span is not None:
             out.extend(split_oversize(kind, symbol, lines, *span, max_lines=max_lines, max_chars=max_chars))
 
-    # Module chunks: maximal runs of rows no definition claims.
-    row = 0
-    while row < len(lines):
-        if covered[row]:
-            row += 1
-            continue
-        gap_end = row
-        while gap_end + 1 < len(lines) and not covered[gap_end + 1]:
-            gap_end += 1
-        out.extend(_gap_chunks(lines, row + 1, gap_end + 1, max_lines, max_chars, window_lines, overlap_lines))
-        row = gap_end + 1
+    # Module chunks: maximal runs of rows that no top-level definition claims.
+    row = 0  # first row not yet accounted for
+    for lo, hi in sorted(claimed):
+        if lo > row:
+            out.extend(_gap_chunks(lines, row + 1, lo, max_lines, max_chars, window_lines, overlap_lines))
+        row = max(row, hi + 1)
+    if row < len(lines):
+        out.extend(_gap_chunks(lines, row + 1, len(lines), max_lines, max_chars, window_lines, overlap_lines))
 
     out.sort(key=lambda c: (c.start_line, c.end_line))
     return out

@@ -30,9 +30,13 @@ def _headings(lines: list[str]) -> list[tuple[int, int, str]]:
         fence_match = _FENCE_RE.match(line)
         if fence is not None:
             # A closing fence uses the same character, at least as many, no info string.
-            if fence_match and fence_match.group(1)[0] == fence[0] and len(fence_match.group(1)) >= len(fence):
-                if not fence_match.group(2).strip():
-                    fence = None
+            if (
+                fence_match
+                and fence_match.group(1)[0] == fence[0]
+                and len(fence_match.group(1)) >= len(fence)
+                and not fence_match.group(2).strip()
+            ):
+                fence = None
         elif fence_match and not (fence_match.group(1)[0] == "`" and "`" in fence_match.group(2)):
             fence = fence_match.group(1)
         else:

@@ -32,6 +32,9 @@ PROGRAMMING = {
     "Haskell", "Clojure", "Dart", "Vue", "Svelte", "Groovy", "HCL", "Dockerfile", "Makefile", "CMake",
 }
 
+# Counted in language statistics: programming plus markup/style languages (not data formats or prose).
+COUNTED = PROGRAMMING | {"HTML", "CSS", "SCSS", "Sass", "Less", "Jupyter Notebook"}
+
 _VENDORED = re.compile(
     r"(^|/)(node_modules|bower_components|vendor|vendors|third[_-]?party|external|deps|\.venv|venv|site-packages"
     r"|Pods|Carthage|\.yarn|jspm_packages)/"

@@ -26,7 +26,7 @@ class HashingEmbedder:
 
     def __init__(self, dim: int = 256) -> None:
         self.dim = dim
-        self.model = "hashing-v1"
+        self.model = "v1"
 
     def _features(self, text: str) -> dict[str, float]:
         tokens = normalize_text(text)

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Engine
 
+from ..collectors import languages
 from .tables import files, repositories, snapshots
 
 
@@ -142,4 +143,5 @@ def language_lines(engine: Engine, repository_id: int) -> dict[str, int]:
                    ~files.c.is_vendored, ~files.c.is_generated, ~files.c.is_documentation, ~files.c.is_binary)
             .group_by(files.c.language).order_by(sa.func.sum(files.c.lines).desc())
         ).all()
-    return {lang: int(n or 0) for lang, n in rows}
+    # Like github-linguist's statistics: programming and markup languages, not data formats.
+    return {lang: int(n or 0) for lang, n in rows if lang in languages.COUNTED}

@@ -36,9 +36,9 @@ def store_file_chunks(engine: Engine, repository_id: int, batch: list[tuple[dict
             if chunk_rows:
                 result = conn.execute(
                     insert(content_chunks).values([{**r, "repository_id": repository_id} for r in chunk_rows])
-                    .on_conflict_do_nothing(index_elements=["chunk_id"])
+                    .on_conflict_do_nothing(index_elements=["chunk_id"]).returning(content_chunks.c.chunk_id)
                 )
-                inserted += result.rowcount or 0
+                inserted += len(result.all())
             conn.execute(sa.update(files).where(files.c.repository_id == repository_id,
                                                 files.c.path == file["path"])
                          .values(chunked_hash=file["content_hash"]))

@@ -70,7 +70,7 @@ def migrate(engine: Engine) -> None:
         try:
             conn.execute(sa.text("CREATE SCHEMA IF NOT EXISTS repo_scoping"))
             conn.commit()
-            command.upgrade(alembic_config(conn), "head")
+            command.upgrade(alembic_config(conn), "heads")  # one branch per domain
             conn.commit()
         finally:
             conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": _MIGRATION_LOCK_ID})

@@ -1,0 +1,28 @@
+"""/search: hybrid, keyword or vector search over code and docs."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Query
+
+from ..search import search_code
+from ..services import Services
+from ..storage import catalog
+from .deps import services
+
+router = APIRouter()
+
+
+@router.get("/search", summary="Search code and docs (hybrid, keyword or vector)")
+def search(
+    q: str = Query(..., min_length=1, max_length=1000, description="What to look for"),
+    repository: str | None = Query(None, max_length=100),
+    limit: int = Query(10, ge=1, le=100),
+    mode: Literal["hybrid", "keyword", "vector"] = "hybrid",
+    svc: Services = Depends(services),
+) -> dict:
+    """Results carry repository, path, 1-based inclusive start/end lines, kind, symbol, score, chunk id, snippet."""
+    if repository is not None:
+        catalog.get_repository(svc.engine, repository)  # 404 for an unknown repository
+    return {"results": search_code(svc, q, repository=repository, limit=limit, mode=mode)}
