@@ -581,3 +581,22 @@ def test_chunking_is_fast() -> None:
     rate = len(files) / (time.perf_counter() - start)
     # Small files; the real target (> 2,000 files/s) has a wide margin here.
     assert rate > 1000
+
+
+def test_markdown_oversize_section_is_split_into_parts() -> None:
+    text = "# Big\n\n## Table\n" + "".join(f"| row {i} |\n" for i in range(150))
+    assert spans("big.md", text, "Markdown") == [
+        ("section", "Big", 1, 1),
+        ("section", "Big > Table (part 1)", 3, 122),
+        ("section", "Big > Table (part 2)", 123, 153),
+    ]
+
+
+def test_parsers_are_safe_across_threads() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    samples = [(PYTHON, "Python"), (JAVASCRIPT, "JavaScript"), (GO, "Go"), (JAVA, "Java")] * 50
+    expected = [chunk_file("f", text, language) for text, language in samples]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        got = list(pool.map(lambda s: chunk_file("f", s[0], s[1]), samples))
+    assert got == expected
