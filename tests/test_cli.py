@@ -1,0 +1,108 @@
+"""The `repo-scoping` command as a user runs it: a separate process, real storage."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+from samples import SAMPLE_FILES
+
+from repo_scoping_pipelines.config import Settings
+from repo_scoping_pipelines.embedded import running_milvus_server, stop_milvus_server
+
+CLI = [sys.executable, "-m", "repo_scoping_pipelines.cli"]
+
+
+def run_cli(*args: str, env: dict[str, str], timeout: int = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, *args], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def cli_env(settings) -> dict[str, str]:
+    # The conftest `settings` fixture exported REPO_SCOPING_* (test database, Milvus Lite path).
+    return dict(os.environ)
+
+
+def test_register_refresh_search_health(cli_env, make_repo):
+    repo = make_repo("payments", SAMPLE_FILES)
+    registered = run_cli("register", "payments", str(repo.path), env=cli_env)
+    assert registered.returncode == 0, registered.stderr
+    assert registered.stdout.strip() == "registered payments (local_path)"
+
+    refreshed = run_cli("refresh", env=cli_env)
+    assert refreshed.returncode == 0, refreshed.stderr
+    assert "[1/1] payments: refreshing" in refreshed.stdout
+    assert f"commit={repo.head()}" in refreshed.stdout
+    assert "chunk_embeddings:" in refreshed.stdout and "done (run" in refreshed.stdout
+
+    found = run_cli("search", "compute invoice total", "--repository", "payments", env=cli_env)
+    assert found.returncode == 0, found.stderr
+    assert "payments:payments/invoices.py:5-7  function compute_invoice_total" in found.stdout.splitlines()[0]
+
+    health = run_cli("health", env=cli_env)
+    report = json.loads(health.stdout)
+    assert health.returncode == 0 and report["status"] == "ok", health.stdout
+    assert report["dagster"]["partitions"] == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("register", "bad name!", "{repo}"), "invalid repository name"),
+        (("register", "x", "{tmp}"), "not a git repository"),
+        (("register", "x", "ext::sh -c id"), "git transport not allowed"),
+        (("refresh", "unknown"), "not registered: unknown"),
+    ],
+)
+def test_bad_input_is_one_clear_line(cli_env, make_repo, tmp_path, args, message):
+    repo = make_repo("real")
+    empty = tmp_path / "plain-dir"
+    empty.mkdir()
+    result = run_cli(*[a.format(repo=repo.path, tmp=empty) for a in args], env=cli_env)
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("error: ") and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_duplicate_registration_exits_non_zero(cli_env, make_repo):
+    repo = make_repo("real")
+    assert run_cli("register", "dup", str(repo.path), env=cli_env).returncode == 0
+    again = run_cli("register", "dup", str(repo.path), env=cli_env)
+    assert again.returncode == 2 and "already registered" in again.stderr
+
+
+def test_bad_configuration_names_the_variable(cli_env):
+    result = run_cli("health", env={**cli_env, "REPO_SCOPING_LOG_LEVEL": "LOUD"})
+    assert result.returncode == 2 and "REPO_SCOPING_LOG_LEVEL" in result.stderr
+
+
+def test_embedded_default_demo(make_repo):
+    """No configuration at all: pgserver Postgres and a managed Milvus Lite server under REPO_SCOPING_HOME."""
+    repo = make_repo("demo-src", SAMPLE_FILES)
+    # pgserver runs Postgres as an unprivileged user when started as root: it needs a traversable home.
+    home = Path(tempfile.mkdtemp(prefix="rsp-embedded-"))
+    home.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REPO_SCOPING_") and k != "DAGSTER_HOME"}
+    env["REPO_SCOPING_HOME"] = str(home / "var")
+    try:
+        result = run_cli("demo", str(repo.path), "--name", "demo", "--query", "overdue invoices", env=env, timeout=600)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "== demo @" in result.stdout and f"{len(SAMPLE_FILES)} files" in result.stdout
+        assert "Python" in result.stdout
+        assert "payments/invoices.py:19-20  method InvoiceRepository.find_overdue_invoices" in result.stdout
+        assert (home / "var" / "pgdata" / "PG_VERSION").exists()
+        settings = Settings(home=home / "var")
+        assert running_milvus_server(settings) is not None  # shared by later processes
+        # A second process reuses both servers and sees the data.
+        listed = run_cli("list", env=env)
+        assert listed.returncode == 0 and listed.stdout.startswith("demo\tlocal_path\tmain")
+    finally:
+        stop_milvus_server(Settings(home=home / "var"))
+        shutil.rmtree(home, ignore_errors=True)
