@@ -4,9 +4,9 @@ import dagster as dg
 
 from repo_scoping_pipelines.partitions import repositories
 
-from . import collection, content
+from . import abilities, collection, content, facts, metrics, trackers
 
-MODULES = [collection, content]
+MODULES = [collection, content, trackers, metrics, facts, abilities]
 
 
 def partitioned_assets() -> list:

@@ -51,7 +51,7 @@ def content_chunks(context: dg.AssetExecutionContext, repo_scoping: RepoScopingR
 
 @dg.asset(
     partitions_def=repositories,
-    deps=[content_chunks],
+    deps=[content_chunks, "pull_requests", "tracker_issues"],  # PR and issue text is embedded in the same run
     group_name="content",
     kinds={"milvus"},
     owners=["team:repo-scoping"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -30,8 +31,15 @@ def _services():
 
 
 @click.group()
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Know your organisation's code: register repositories, refresh them, search them."""
+    if ctx.invoked_subcommand != "serve":
+        # stderr carries this command's own one-line messages; the JSON operations log goes to a file.
+        from . import ops_log
+
+        with contextlib.suppress(ConfigError):  # the command itself reports a configuration error
+            ops_log.default_to_file(load_settings().home / "logs" / "operations.jsonl")
 
 
 @main.command()
@@ -172,6 +180,182 @@ def demo(source: str, name: str | None, query: str) -> None:
     for hit in search_code(services, query, repository=name, limit=5):
         click.echo(f"  {hit['score']:.4f}  {hit['path']}:{hit['start_line']}-{hit['end_line']}  "
                    f"{hit['kind']} {hit['symbol'] or ''}")
+
+
+@main.command()
+@click.option("--output-dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Empty directory for the dump, the manifest and the uploaded archives")
+def backup(output_dir: Path) -> None:
+    """pg_dump of the project's schema plus a manifest (versions, row counts); Milvus is rebuilt on restore."""
+    from .backup import BackupError
+    from .backup import backup as run_backup
+
+    try:
+        manifest = run_backup(_services(), output_dir)
+    except BackupError as exc:
+        _fail(str(exc), 1)
+    rows = sum(manifest["row_counts"].values())
+    click.echo(f"backup written to {output_dir}: {len(manifest['row_counts'])} tables, {rows} rows, "
+               f"{len(manifest['uploads'])} uploaded archives")
+
+
+@main.command()
+@click.option("--source-dir", required=True, type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--force", is_flag=True, help="Confirm replacing everything in the database")
+def restore(source_dir: Path, force: bool) -> None:
+    """Replace the project's schema with a backup, then re-embed every chunk into Milvus."""
+    from .backup import BackupError
+    from .backup import restore as run_restore
+
+    if not force:
+        _fail("restore replaces every repository, chunk and fact in the database; pass --force to do it")
+    try:
+        report = run_restore(_services(), source_dir, force=force)
+    except BackupError as exc:
+        _fail(str(exc), 1)
+    click.echo(f"restored from {source_dir}: {sum(report['row_counts'].values())} rows, "
+               f"{sum(report['embedded'].values())} vectors re-embedded into {report['collection']}")
+
+
+@main.command()
+def maintenance() -> None:
+    """VACUUM ANALYZE the project's tables, compact Milvus, remove leftovers of killed runs."""
+    from .backup import maintenance as run_maintenance
+
+    click.echo(json.dumps(run_maintenance(_services()), indent=2, default=str))
+
+
+def _deployment_settings(**ports: int | str | None):
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        _fail(str(exc))
+    overrides = {k: v for k, v in ports.items() if v is not None}
+    settings = settings.model_copy(update={"home": settings.home.resolve(), **overrides})
+    return settings
+
+
+def _print_status(rows: list[dict]) -> None:
+    click.echo(f"{'component':<12} {'pid':>7}  {'port':<24} health")
+    for row in rows:
+        health = row["health"]
+        text = "ok" if health.get("ok") else f"DOWN: {health.get('error', 'unhealthy')}"
+        if row.get("external"):
+            text = "external" + ("" if health.get("ok") else f" ({text})")
+        elif health.get("ok") and "heartbeat_age_s" in health:
+            text = f"ok (heartbeat {health['heartbeat_age_s']:.0f} s ago)"
+        click.echo(f"{row['name']:<12} {row['pid'] or '-':>7}  {row['port'] or '-'!s:<24} {text}")
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to listen on (REPO_SCOPING_BIND_HOST)")
+@click.option("--code-server-port", type=int, default=None, help="REPO_SCOPING_CODE_SERVER_PORT (4266)")
+@click.option("--webserver-port", type=int, default=None, help="REPO_SCOPING_WEBSERVER_PORT (3000)")
+@click.option("--api-port", type=int, default=None, help="REPO_SCOPING_API_PORT (8000)")
+def up(host, code_server_port, webserver_port, api_port) -> None:
+    """Start the local deployment as separate processes: Postgres, Milvus, code server, webserver,
+    daemon and the read API (state and logs under REPO_SCOPING_HOME/run/)."""
+    from .deployment import DeploymentError
+    from .deployment import up as start
+
+    settings = _deployment_settings(bind_host=host, code_server_port=code_server_port,
+                                    webserver_port=webserver_port, api_port=api_port)
+    try:
+        rows = start(settings, echo=click.echo)
+    except DeploymentError as exc:
+        _fail(f"{exc}\n(what did start keeps running: see `repo-scoping status`, stop it with "
+              "`repo-scoping down`)", code=1)
+    click.echo("")
+    _print_status(rows)
+    if not all(r["health"].get("ok") for r in rows):
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--timeout", default=20.0, show_default=True, help="Seconds between SIGTERM and SIGKILL")
+def down(timeout: float) -> None:
+    """Stop the local deployment; runs in flight end failed and are retried on the next `up`."""
+    from .deployment import down as stop
+
+    stop(_deployment_settings(), echo=click.echo, timeout_s=timeout)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output")
+def status(as_json: bool) -> None:
+    """Each process of the local deployment with its pid, port and health; exit 1 unless all are ok."""
+    from .deployment import status as current
+
+    rows = current(_deployment_settings())
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, default=str))
+    else:
+        _print_status(rows)
+    sys.exit(0 if all(r["health"].get("ok") for r in rows) else 1)
+
+
+@main.group()
+def review() -> None:
+    """Review ability candidates: list them, approve or reject one (the history keeps every decision)."""
+
+
+def _review(decision: str, candidate_id: str, note: str | None, reviewer: str | None) -> None:
+    import getpass
+
+    from .abilities.review import InvalidReview, review_candidate
+    from .storage.catalog import NotFound
+
+    services = _services()
+    try:
+        stored = review_candidate(services.engine, candidate_id, decision, note=note,
+                                  reviewer=reviewer or getpass.getuser())
+    except NotFound as exc:
+        _fail(str(exc), 1)
+    except InvalidReview as exc:
+        _fail(str(exc))
+    candidate = stored["candidate"]
+    click.echo(f"{candidate_id} {stored['status']}: {candidate['repository']}: {candidate['name']} "
+               f"(decision #{stored['id']} by {stored['reviewer']})")
+
+
+@review.command()
+@click.argument("candidate_id")
+@click.option("--note", default=None, help="Why (kept in the review history)")
+@click.option("--reviewer", default=None, help="Who decides (default: the current user)")
+def approve(candidate_id: str, note: str | None, reviewer: str | None) -> None:
+    """Approve CANDIDATE_ID: it joins the ability registry on the next publish."""
+    _review("approve", candidate_id, note, reviewer)
+
+
+@review.command()
+@click.argument("candidate_id")
+@click.option("--note", default=None, help="Why (kept in the review history)")
+@click.option("--reviewer", default=None, help="Who decides (default: the current user)")
+def reject(candidate_id: str, note: str | None, reviewer: str | None) -> None:
+    """Reject CANDIDATE_ID."""
+    _review("reject", candidate_id, note, reviewer)
+
+
+@review.command(name="list")
+@click.argument("name")
+@click.option("--status", type=click.Choice(["pending", "approved", "rejected", "retired"]), default=None)
+def review_list(name: str, status: str | None) -> None:
+    """List the ability candidates of repository NAME with their evidence."""
+    from .storage import abilities as ability_store
+    from .storage import catalog
+
+    services = _services()
+    try:
+        repo = catalog.get_repository(services.engine, name)
+    except catalog.NotFound as exc:
+        _fail(str(exc), 1)
+    for c in ability_store.list_candidates(services.engine, repo.id, status):
+        click.echo(f"{c['candidate_id']}  {c['status']:<8} {c['source']:<5} {c['confidence']:.2f}  "
+                   f"[{c['category']}] {c['name']}")
+        click.echo(f"    {c['description']}")
+        cited = [f"{e['path']}:{e.get('line') or e.get('start_line')}" for e in c["evidence"]]
+        click.echo(f"    evidence: {', '.join(list(dict.fromkeys(cited))[:6])}"
+                   + (" ..." if len(set(cited)) > 6 else ""))
 
 
 @main.command(name="list")

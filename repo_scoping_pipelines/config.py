@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     llm_model: str | None = None
     llm_base_url: str | None = None
     openai_api_key: SecretStr | None = None
+    # LLM cost control for ability candidates: rate limits, per-request timeout, retries on 429/5xx.
+    llm_rpm: int = Field(default=60, ge=1, description="LLM requests per minute")
+    llm_tpm: int = Field(default=200_000, ge=100, description="LLM tokens (prompt + completion) per minute")
+    llm_timeout_s: float = Field(default=120.0, gt=0, description="Timeout of one LLM request")
+    llm_retries: int = Field(default=3, ge=0, description="Retries after a 429, a 5xx, a timeout or a lost connection")
+    llm_backoff_s: float = Field(default=2.0, ge=0, description="First LLM retry delay; doubles each retry")
     github_token: SecretStr | None = None
     redmine_url: str | None = None
     redmine_api_key: SecretStr | None = None
@@ -44,8 +50,30 @@ class Settings(BaseSettings):
     allowed_local_paths: str = ""
     api_token: SecretStr | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_file: Path | None = Field(default=None, description="JSON operations log file (default: stderr; "
+                                  "the CLI's non-server commands use HOME/logs/operations.jsonl)")
     max_file_bytes: int = Field(default=1024 * 1024, ge=1)
     git_timeout_s: int = Field(default=600, ge=1)
+    # Engineering metrics and outside trackers (GitHub, Redmine).
+    github_api_url: str = Field(default="https://api.github.com", description="GitHub REST base URL")
+    redmine_projects: str = Field(default="", description="repository=project pairs; default project = name")
+    http_timeout_s: float = Field(default=30.0, gt=0)
+    http_retries: int = Field(default=4, ge=0, description="Retries after a 5xx, a timeout or a rate limit")
+    http_backoff_s: float = Field(default=1.0, ge=0, description="First retry delay; doubles each retry")
+    http_max_wait_s: float = Field(default=900.0, ge=0, description="Longest rate-limit wait before giving up")
+    ownership_half_life_days: float = Field(default=180.0, gt=0, description="Recency weighting of ownership")
+    # Safety limits for uploaded .zip sources (DESIGN.md "Safety limits").
+    zip_max_entries: int = Field(default=60_000, ge=1)
+    zip_max_depth: int = Field(default=20, ge=1)
+    zip_max_bytes: int = Field(default=1024**3, ge=1, description="Total uncompressed size")
+    zip_max_ratio: float = Field(default=200.0, gt=1)
+    upload_max_bytes: int = Field(default=512 * 1024**2, ge=1, description="Largest archive POST /uploads accepts")
+    # Deployment (`repo-scoping up`, deploy/): where each process listens, and step parallelism per run.
+    bind_host: str = Field(default="127.0.0.1", description="Interface the local deployment's servers listen on")
+    code_server_port: int = Field(default=4266, ge=1, le=65535, description="Dagster gRPC code server")
+    webserver_port: int = Field(default=3000, ge=1, le=65535, description="dagster-webserver (the UI)")
+    api_port: int = Field(default=8000, ge=1, le=65535, description="The read API")
+    executor_max_concurrent: int = Field(default=2, ge=1, description="Multiprocess executor: steps at once per run")
 
     @field_validator("llm_provider", mode="before")
     @classmethod

@@ -1,4 +1,4 @@
-"""Health of each part: database, milvus, checkout root, dagster instance."""
+"""Health of each part: database, milvus, checkout root, dagster instance, runs, guardrails, configuration."""
 
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ def _timed(check) -> dict:
 
 
 def health_report(settings: Settings, services_factory) -> dict:
-    """{"status": ok|degraded, "database": {...}, "milvus": {...}, "checkout_root": {...}, "dagster": {...}}."""
+    """{"status": ok|degraded, "database", "milvus", "checkout_root", "dagster", "runs" (last per asset),
+    "guardrails" (counters), "configuration" (placeholder secrets, non-HTTPS remotes)}; never raises."""
     state: dict = {}
 
     def database():
@@ -52,11 +53,138 @@ def health_report(settings: Settings, services_factory) -> dict:
             partitions = instance.get_dynamic_partitions("repositories")
             heartbeats = instance.get_daemon_heartbeats() if hasattr(instance, "get_daemon_heartbeats") else {}
         return {"partitions": len(partitions),
-                "daemon_heartbeats": {k: v.timestamp for k, v in (heartbeats or {}).items()}}
+                "daemon_heartbeats": {k: v.timestamp for k, v in (heartbeats or {}).items()},
+                "daemon": daemon_liveness(heartbeats or {})}
 
+    def runs():
+        return last_runs(settings)
+
+    def guardrails():
+        from .storage.abilities import latest_runs
+        from .storage.operations import guardrail_counts
+
+        engine = state["services"].engine
+        # Per run: the latest ability_candidates run of each repository (LLM outcome, tokens, counters).
+        return {"counters": guardrail_counts(engine), "ability_runs": latest_runs(engine)}
+
+    def milvus_checked():
+        try:
+            return milvus()
+        except Exception:
+            services = state.get("services")
+            if services is not None:
+                services.reset_vectors()  # reconnect on the next probe rather than reuse a dead channel
+            raise
+
+    down = {"ok": False, "error": "database unavailable"}
     parts = {"database": _timed(database)}
-    parts["milvus"] = _timed(milvus) if parts["database"]["ok"] else {"ok": False, "error": "database unavailable"}
+    db_ok = parts["database"]["ok"]
+    parts["milvus"] = _timed(milvus_checked) if db_ok else dict(down)
     parts["checkout_root"] = _timed(checkout_root)
-    parts["dagster"] = _timed(dagster) if parts["database"]["ok"] else {"ok": False, "error": "database unavailable"}
+    parts["dagster"] = _timed(dagster) if db_ok else dict(down)
+    parts["runs"] = _timed(runs) if db_ok else dict(down)
+    parts["guardrails"] = _timed(guardrails) if db_ok else dict(down)
+    parts["configuration"] = configuration_checks(settings, state.get("services") if db_ok else None)
     status = "ok" if all(p["ok"] for p in parts.values()) else "degraded"
     return {"status": status, **parts}
+
+
+# dagster-daemon beats every 30 s: two missed beats (and a little slack) and it counts as down.
+DAEMON_HEARTBEAT_TOLERANCE_S = 75.0
+
+
+def daemon_liveness(heartbeats: dict) -> dict:
+    """{"alive", "heartbeat_age_s", "daemons"} from the instance's daemon heartbeats (none: never ran).
+
+    Informational: the read API and in-process refreshes work without a daemon, so a dead daemon does
+    not degrade the report; `repo-scoping status` and the deployment's probes act on it.
+    """
+    if not heartbeats:
+        return {"alive": False, "heartbeat_age_s": None, "daemons": []}
+    age = round(time.time() - max(h.timestamp for h in heartbeats.values()), 1)
+    return {"alive": age <= DAEMON_HEARTBEAT_TOLERANCE_S, "heartbeat_age_s": age, "daemons": sorted(heartbeats)}
+
+
+def last_runs(settings: Settings) -> dict:
+    """The latest materialization of every asset (when, which partition, run, rows) and the latest runs."""
+    from .dagster_instance import dagster_instance
+    from .definitions import defs
+
+    assets: dict[str, dict | None] = {}
+    with dagster_instance(settings) as instance:
+        for key in sorted(defs.resolve_all_asset_keys(), key=lambda k: k.to_user_string()):
+            record = instance.get_latest_materialization_event(key)
+            if record is None:
+                assets[key.to_user_string()] = None
+                continue
+            materialization = record.asset_materialization
+            rows = materialization.metadata.get("dagster/row_count") if materialization else None
+            assets[key.to_user_string()] = {
+                "at": record.timestamp, "run_id": record.run_id,
+                "partition": materialization.partition if materialization else None,
+                "rows": getattr(rows, "value", None)}
+        latest = [{"run_id": r.dagster_run.run_id, "job": r.dagster_run.job_name,
+                   "status": r.dagster_run.status.value, "partition": r.dagster_run.tags.get("dagster/partition"),
+                   "updated_at": r.update_timestamp.isoformat()} for r in instance.get_run_records(limit=5)]
+    return {"assets": assets, "latest_runs": latest}
+
+
+PLACEHOLDERS = {"changeme", "change-me", "change_me", "placeholder", "secret", "password", "token", "xxx", "xxxx",
+                "todo", "example", "test", "dummy", "default", "admin", "none", "null", "replace-me", "your-token",
+                "your_token", "your-api-key", "sk-xxx", "unused"}
+
+
+def _placeholder(value: str) -> bool:
+    lowered = value.strip().lower()
+    return (lowered in PLACEHOLDERS or lowered.startswith(("<", "your", "changeme", "replace"))
+            or len(set(lowered)) <= 2)
+
+
+def configuration_checks(settings: Settings, services=None) -> dict:
+    """Placeholder secrets, plain-http or disallowed remotes: each issue names the variable or repository."""
+    from urllib.parse import urlsplit
+
+    from .egress import LOCAL_HOSTS, EgressError, check_url
+
+    issues: list[dict] = []
+    secrets = {"REPO_SCOPING_API_TOKEN": settings.api_token, "REPO_SCOPING_OPENAI_API_KEY": settings.openai_api_key,
+               "REPO_SCOPING_GITHUB_TOKEN": settings.github_token,
+               "REPO_SCOPING_REDMINE_API_KEY": settings.redmine_api_key,
+               "REPO_SCOPING_MILVUS_TOKEN": settings.milvus_token}
+    for variable, secret in secrets.items():
+        if secret is not None and _placeholder(secret.get_secret_value()):
+            issues.append({"check": "placeholder_secret", "variable": variable,
+                           "message": f"{variable} looks like a placeholder; set a real secret"})
+    if settings.api_token is not None and not _placeholder(settings.api_token.get_secret_value()) \
+            and len(settings.api_token.get_secret_value()) < 16:
+        issues.append({"check": "weak_secret", "variable": "REPO_SCOPING_API_TOKEN",
+                       "message": "REPO_SCOPING_API_TOKEN is shorter than 16 characters"})
+    if settings.database_url is not None:
+        from sqlalchemy.engine import make_url
+
+        try:
+            password = make_url(settings.database_url.get_secret_value()).password
+        except Exception:
+            password = None
+        if password and _placeholder(password):
+            issues.append({"check": "placeholder_secret", "variable": "REPO_SCOPING_DATABASE_URL",
+                           "message": "the database password looks like a placeholder"})
+    for variable, url in (("REPO_SCOPING_REDMINE_URL", settings.redmine_url),
+                          ("REPO_SCOPING_LLM_BASE_URL", settings.llm_base_url)):
+        if url:
+            try:
+                check_url(url, settings, variable)
+            except EgressError as exc:
+                issues.append({"check": "remote", "variable": variable, "message": str(exc)})
+    if services is not None:
+        from .storage import catalog
+
+        try:
+            for repo in catalog.list_repositories(services.engine):
+                parts = urlsplit(repo.source) if "://" in repo.source else None
+                if parts and parts.scheme == "http" and (parts.hostname or "") not in LOCAL_HOSTS:
+                    issues.append({"check": "non_https_remote", "repository": repo.name,
+                                   "message": f"repository {repo.name!r} is fetched over plain http"})
+        except Exception:  # reported by the database part already
+            pass
+    return {"ok": not issues, "issues": issues}

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from .chunking import chunk_file
 from .collectors.inventory import decode_text
+from .guardrails import scan_chunks
 from .search_text import index_text
 from .services import Services
 from .storage import catalog
@@ -31,6 +33,7 @@ class ChunkResult:
     chunks_removed: int = 0
     warnings: list[str] = field(default_factory=list)
     by_kind: dict[str, int] = field(default_factory=dict)
+    guardrail_events: int = 0
     seconds: float = 0.0
 
 
@@ -59,6 +62,8 @@ def chunk_repository(services: Services, name: str) -> ChunkResult:
                     "end_line": c.end_line, "text": c.text,
                     "index_text": index_text(c.text, symbol=c.symbol, path=file["path"]),
                 })
+        if rows:  # untrusted text: counted under the prompt_injection guardrail, indexed as data
+            result.guardrail_events += scan_chunks(services.engine, repo.id, name, rows)
         batch.append((file, rows))
         if len(batch) >= FILE_BATCH:
             result.chunks_added += chunk_store.store_file_chunks(services.engine, repo.id, batch)
@@ -93,14 +98,29 @@ def embed_repository(services: Services, name: str) -> EmbedResult:
         vectors.delete(collection, stale)
         chunk_store.unmark_vectors(services.engine, collection, stale)
         result.deleted = len(stale)
-    while True:
-        pending = chunk_store.chunks_without_vectors(services.engine, repo.id, collection, EMBED_BATCH)
-        if not pending:
-            break
-        dense = embedder.embed([_embedding_input(c) for c in pending])
-        vectors.upsert(collection, [{**c, "repository": name, "dense": d} for c, d in zip(pending, dense, strict=True)])
-        chunk_store.mark_vectors(services.engine, repo.id, collection, [c["chunk_id"] for c in pending])
-        result.embedded += len(pending)
+    pending_ids = chunk_store.chunk_ids_without_vectors(services.engine, repo.id, collection)
+
+    def store(rows: list[dict]) -> None:
+        # Milvus first, then the bookkeeping: a crash in between only repeats an idempotent upsert.
+        vectors.upsert(collection, rows)
+        chunk_store.mark_vectors(services.engine, repo.id, collection, [r["chunk_id"] for r in rows])
+
+    # Embedding (CPU here) overlaps with the previous batch's Milvus upsert and Postgres write (mostly
+    # waiting on the Milvus server, another process): one writer thread, at most one batch in flight.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed-store") as writer:
+        in_flight: Future | None = None
+        for start in range(0, len(pending_ids), EMBED_BATCH):
+            pending = chunk_store.chunks_for_embedding(services.engine, pending_ids[start:start + EMBED_BATCH])
+            if not pending:
+                continue
+            dense = embedder.embed([_embedding_input(c) for c in pending])
+            rows = [{**c, "repository": name, "dense": d} for c, d in zip(pending, dense, strict=True)]
+            if in_flight is not None:
+                in_flight.result()  # re-raises a failed write before more work is queued
+            in_flight = writer.submit(store, rows)
+            result.embedded += len(pending)
+        if in_flight is not None:
+            in_flight.result()
     if result.embedded or result.deleted:
         vectors.flush(collection)
     result.total = chunk_store.vector_count(services.engine, repo.id, collection)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass, field
 
 import dagster as dg
 
+from . import ops_log, telemetry
 from .partitions import repositories
 
 
@@ -31,6 +34,8 @@ def refresh_in_process(instance: dg.DagsterInstance, name: str, *, tags: dict | 
 
     ensure_partitions(instance, [name])
     job = defs.resolve_job_def("refresh_repository")
+    started = time.perf_counter()
+    ops_log.event("run.start", repository=name, job="refresh_repository")
     result = job.execute_in_process(
         instance=instance, partition_key=name, raise_on_error=False, tags=tags or {},
         run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
@@ -43,10 +48,27 @@ def refresh_in_process(instance: dg.DagsterInstance, name: str, *, tags: dict | 
         elif event.event_type_value == "STEP_FAILURE" and outcome.error is None:
             failure = event.event_specific_data.error
             outcome.error = f"{event.step_key}: {_root_message(failure)}"
+    duration_ms = round((time.perf_counter() - started) * 1000, 1)
+    rows = {asset: meta.get("dagster/row_count") for asset, meta in outcome.assets.items()}
+    if outcome.success:
+        ops_log.event("run.finish", repository=name, run_id=outcome.run_id, duration_ms=duration_ms, rows=rows)
+    else:
+        ops_log.event("run.fail", level=logging.ERROR, repository=name, run_id=outcome.run_id,
+                      duration_ms=duration_ms, error=outcome.error, rows=rows)
+    telemetry.record_run(outcome.success, duration_ms / 1000, rows)
     return outcome
 
 
+_DATABASE_ERRORS = ("OperationalError", "InterfaceError", "AdminShutdown", "ConnectionFailure")
+
+
 def _root_message(error) -> str:
+    chain = [error]
     while error.cause is not None:
         error = error.cause
-    return error.message.strip().splitlines()[-1] if error.message else "failed"
+        chain.append(error)
+    message = error.message.strip().splitlines()[-1] if error.message else "failed"
+    if any(any(name in (e.cls_name or "") for name in _DATABASE_ERRORS) for e in chain):
+        # Postgres went away mid-run: each write is one transaction, so nothing half-written remains.
+        return f"database unavailable, run stopped (rerun when Postgres is back): {message}"
+    return message

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import time
+from pathlib import Path
+
+from . import ops_log
 from .collectors.git import SourceError, resolve_source
-from .config import REPOSITORY_NAME_RE
+from .collectors.zip_source import ZipLimits, archive_sha256, plan_extraction
+from .config import REPOSITORY_NAME_RE, Settings
 from .services import Services
 from .storage import catalog
 
@@ -20,14 +27,44 @@ def validate_name(name: str) -> str:
     return name
 
 
-def register_repository(services: Services, name: str, source: str) -> catalog.Repository:
-    """Validate and store a repository; nothing is written when anything is wrong."""
+def register_repository(services: Services, name: str, source: str, *, replace_zip: bool = False
+                        ) -> catalog.Repository:
+    """Validate and store a repository; nothing is written when anything is wrong.
+
+    A .zip is checked against the safety limits and copied into HOME/uploads/ (named by its
+    sha256) so the source survives the upload's temporary file. With `replace_zip`, a
+    repository already registered from a zip gets the new archive as its source.
+    """
     validate_name(name)
+    started = time.perf_counter()
     try:
         resolved = resolve_source(source, services.settings)
+        location = resolved.location
+        if resolved.kind == "zip":
+            location = str(store_archive(Path(resolved.location), services.settings))
     except SourceError as exc:
+        ops_log.event("registration.refused", repository=name, reason=str(exc))
         raise RegistrationError(str(exc)) from None
     try:
-        return catalog.add_repository(services.engine, name, resolved.location, resolved.kind)
+        repo = catalog.add_repository(services.engine, name, location, resolved.kind)
     except catalog.AlreadyExists as exc:
-        raise RegistrationError(str(exc)) from None
+        existing = catalog.get_repository(services.engine, name)
+        if not (replace_zip and resolved.kind == "zip" and existing.source_kind == "zip"):
+            raise RegistrationError(str(exc)) from None
+        repo = catalog.set_source(services.engine, name, location)
+    ops_log.event("registration", repository=name, source_kind=resolved.kind, source=location,
+                  duration_ms=round((time.perf_counter() - started) * 1000, 1))
+    return repo
+
+
+def store_archive(archive: Path, settings: Settings) -> Path:
+    """Validate a .zip against the safety limits and keep a copy under HOME/uploads/<sha256>.zip."""
+    plan_extraction(archive, ZipLimits.from_settings(settings))
+    uploads = settings.home / "uploads"
+    uploads.mkdir(parents=True, exist_ok=True)
+    stored = uploads / f"{archive_sha256(archive)}.zip"
+    if not stored.exists():
+        partial = stored.with_suffix(f".{os.getpid()}.partial")
+        shutil.copyfile(archive, partial)
+        partial.rename(stored)  # atomic: a killed copy never leaves a truncated archive under the final name
+    return stored

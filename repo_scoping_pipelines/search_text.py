@@ -40,12 +40,17 @@ _CAMEL_RE = re.compile(r"[A-Z]+\d*(?=[A-Z][a-z])|[A-Z]?[a-z]+\d*|[A-Z]+\d*|\d+")
 _PART_SUFFIX_RE = re.compile(r" \(part \d+\)$")
 
 _STEMMER = snowballstemmer.stemmer("english")
+_LATIN_RE = re.compile(r"[a-z]")
 
 
 @lru_cache(maxsize=200_000)
 def _stem(word: str) -> str:
     # The Snowball stemmer is pure Python; code repeats identifiers a lot, so
     # caching makes stemming nearly free.
+    if not word.isascii() and not _LATIN_RE.search(word):
+        # The English stemmer only rewrites a-z suffixes: words without them (CJK, Cyrillic, ...,
+        # common in translated docs) come back unchanged, yet cost ~75 us each to find that out.
+        return word
     return _STEMMER.stemWord(word)
 
 
@@ -77,17 +82,26 @@ def normalize_text(text: str) -> list[str]:
     """
     out: list[str] = []
     for word in _WORD_RE.findall(text):
-        parts = split_identifier(word)
-        if len(parts) > 1:
-            whole = "".join(parts)
-            if _keep(whole):
-                out.append(_stem(whole))
-        for part in parts:
-            if _keep(part):
-                stem = _stem(part)
-                if len(stem) > 1:
-                    out.append(stem)
+        out.extend(_word_tokens(word))
     return out
+
+
+@lru_cache(maxsize=300_000)
+def _word_tokens(word: str) -> tuple[str, ...]:
+    # Code repeats the same identifiers endlessly; normalising each distinct word once
+    # makes indexing and hashing embeddings several times faster.
+    out: list[str] = []
+    parts = split_identifier(word)
+    if len(parts) > 1:
+        whole = "".join(parts)
+        if _keep(whole):
+            out.append(_stem(whole))
+    for part in parts:
+        if _keep(part):
+            stem = _stem(part)
+            if len(stem) > 1:
+                out.append(stem)
+    return tuple(out)
 
 
 def _capped_join(tokens: list[str], limit: int = MAX_INDEX_CHARS) -> str:

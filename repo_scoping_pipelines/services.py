@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
 
+from . import ops_log
 from .config import Settings, get_settings
 from .embedding import Embedder, collection_name, get_embedder
 from .storage.db import make_engine, migrate
@@ -29,6 +31,14 @@ class Services:
                 token = self.settings.milvus_token.get_secret_value() if self.settings.milvus_token else None
                 self._vectors = VectorStore(milvus_uri(self.settings), token)
             return self._vectors
+
+    def reset_vectors(self) -> None:
+        """Forget the Milvus connection after a failure: the next use reconnects."""
+        with self._lock:
+            vectors, self._vectors = self._vectors, None
+        if vectors is not None:
+            with contextlib.suppress(Exception):  # closing a broken connection may fail too
+                vectors.close()
 
     @property
     def embedder(self) -> Embedder:
@@ -57,6 +67,7 @@ def open_services(settings: Settings | None = None) -> Services:
     with _cache_lock:
         services = _cache.get(settings)
         if services is None:
+            ops_log.configure(settings)
             engine = make_engine(settings)
             migrate(engine)
             services = Services(settings=settings, engine=engine)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from .collectors.git import Source, list_tree, sync_checkout
 from .collectors.inventory import build_inventory
+from .collectors.zip_source import sync_zip_checkout
 from .services import Services
 from .storage import catalog
 
@@ -32,9 +34,11 @@ def take_snapshot(services: Services, name: str) -> SnapshotResult:
     started = time.perf_counter()
     repo = catalog.get_repository(services.engine, name)
     if repo.source_kind == "zip":
-        raise NotImplementedError("zip sources are not supported yet")
-    checkout = sync_checkout(name, Source(repo.source_kind, repo.source), services.settings)
-    entries = list_tree(checkout.path, checkout.commit)
+        # Extracted safely (limits in settings); "commit" is zip:<sha256 of the archive>.
+        checkout, entries = sync_zip_checkout(name, Path(repo.source), services.settings)
+    else:
+        checkout = sync_checkout(name, Source(repo.source_kind, repo.source), services.settings)
+        entries = list_tree(checkout.path, checkout.commit)
     previous = catalog.previous_inventory(services.engine, repo.id)
     records = build_inventory(checkout.path, entries, previous, max_file_bytes=services.settings.max_file_bytes)
     write = catalog.record_snapshot(services.engine, repo.id, checkout.commit, checkout.branch,

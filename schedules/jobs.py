@@ -10,3 +10,21 @@ refresh_repository_job = dg.define_asset_job(
     description="Materialize every per-repository asset for one repository (partition).",
     tags={"repo_scoping/kind": "refresh"},
 )
+
+# Unpartitioned, across repositories: launched by the review_decisions sensor when decisions arrive.
+ability_registry_job = dg.define_asset_job(
+    "publish_ability_registry",
+    selection=dg.AssetSelection.assets("ability_registry"),
+    description="Rebuild the approved ability registry from the newest review decisions.",
+    tags={"repo_scoping/kind": "abilities"},
+)
+
+# Daily-partitioned (all repositories per day): its own job, since the refresh job is per repository.
+author_metrics_daily_job = dg.define_asset_job(
+    # Not "author_metrics_daily": a job named like its asset breaks the code location when served
+    # (`dagster definitions validate`, code server: conflicting op/graph names).
+    "author_metrics_daily_job",
+    selection=dg.AssetSelection.assets("author_metrics_daily"),
+    description="Recompute per-author daily metrics for a day or a range of days (backfills: one run).",
+    tags={"repo_scoping/kind": "metrics"},
+)

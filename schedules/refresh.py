@@ -1,8 +1,12 @@
-"""Daily refresh of every registered repository."""
+"""Daily incremental and weekly full refresh of every registered repository, and daily metrics."""
+
+from datetime import timedelta
 
 import dagster as dg
 
-from .jobs import refresh_repository_job
+from repo_scoping_pipelines.run_tags import FULL_REFRESH_TAG
+
+from .jobs import author_metrics_daily_job, refresh_repository_job
 
 
 @dg.schedule(job=refresh_repository_job, cron_schedule="0 2 * * *", execution_timezone="UTC",
@@ -14,4 +18,25 @@ def daily_refresh(context: dg.ScheduleEvaluationContext):
         yield dg.RunRequest(run_key=f"daily-{scheduled}-{key}", partition_key=key)
 
 
-SCHEDULES = [daily_refresh]
+@dg.schedule(job=refresh_repository_job, cron_schedule="0 3 * * 0", execution_timezone="UTC",
+             default_status=dg.DefaultScheduleStatus.RUNNING)
+def weekly_full_refresh(context: dg.ScheduleEvaluationContext):
+    """Sunday 03:00 UTC: one full refresh run per repository; the run tag makes commit_history,
+    pull_requests and tracker_issues re-extract everything instead of starting from watermarks."""
+    scheduled = context.scheduled_execution_time.strftime("%Y-%m-%d")
+    for key in context.instance.get_dynamic_partitions("repositories"):
+        yield dg.RunRequest(run_key=f"weekly-full-{scheduled}-{key}", partition_key=key,
+                            tags={FULL_REFRESH_TAG: "true"})
+
+
+# Yesterday's (UTC) daily metrics partition, after the 02:00 refreshes; days that later receive
+# commits are recomputed by the author_metrics_daily_after_history sensor.
+@dg.schedule(job=author_metrics_daily_job, cron_schedule="45 2 * * *", execution_timezone="UTC",
+             default_status=dg.DefaultScheduleStatus.RUNNING)
+def daily_author_metrics(context: dg.ScheduleEvaluationContext):
+    """02:45 UTC: yesterday's per-author daily metrics, over every repository."""
+    day = (context.scheduled_execution_time - timedelta(days=1)).strftime("%Y-%m-%d")
+    return dg.RunRequest(run_key=f"daily-metrics-{day}", partition_key=day)
+
+
+SCHEDULES = [daily_refresh, weekly_full_refresh, daily_author_metrics]

@@ -7,7 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..redaction import redact
@@ -47,6 +47,12 @@ def install_error_handlers(app: FastAPI) -> None:
             where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("query", "body", "path"))
             problems.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
         return error_response(400, "invalid_request", "; ".join(problems) or "invalid request")
+
+    @app.exception_handler(DataError)
+    async def _bad_value(request: Request, exc: DataError):
+        # A value Postgres cannot take (a NUL byte, an out-of-range number): bad input, not an outage.
+        return error_response(400, "invalid_request", "a parameter holds a value that cannot be used "
+                                                      "(e.g. a NUL byte)")
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(DBAPIError)

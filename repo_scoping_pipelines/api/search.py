@@ -6,7 +6,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Query
 
-from ..search import search_code
+from ..search import search as search_code_with_fallback
 from ..services import Services
 from ..storage import catalog
 from .deps import services
@@ -25,4 +25,8 @@ def search(
     """Results carry repository, path, 1-based inclusive start/end lines, kind, symbol, score, chunk id, snippet."""
     if repository is not None:
         catalog.get_repository(svc.engine, repository)  # 404 for an unknown repository
-    return {"results": search_code(svc, q, repository=repository, limit=limit, mode=mode)}
+    outcome = search_code_with_fallback(svc, q, repository=repository, limit=limit, mode=mode)
+    body: dict = {"results": outcome.results}
+    if outcome.fallback:  # Milvus was unavailable: say how these results were found
+        body["fallback"], body["notice"] = outcome.fallback, outcome.notice
+    return body

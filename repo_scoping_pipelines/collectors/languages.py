@@ -47,7 +47,10 @@ _GENERATED = re.compile(
     r"|\.map$|(^|/)__generated__/"
 )
 _DOCUMENTATION = re.compile(
-    r"(^|/)(docs?|Documentation|examples?|samples?)/|(^|/)(README|CHANGELOG|CHANGES|HISTORY|CONTRIBUTING"
+    # Like linguist's documentation.yml, docs/examples/samples folders count only at the top level:
+    # src/main/java/org/example/samples/ (a Java package) is code.
+    r"^(docs?|examples?|samples?|demos?|man)/|(^|/)(Documentation|javadoc|groovydoc)/"
+    r"|(^|/)(README|CHANGELOG|CHANGES|HISTORY|CONTRIBUTING"
     r"|AUTHORS|LICENSE|LICENCE|COPYING|NOTICE|CODE_OF_CONDUCT|SECURITY)(\.[^/]*)?$",
     re.IGNORECASE,
 )

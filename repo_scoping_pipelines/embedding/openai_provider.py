@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
+from .. import ops_log
 from ..config import Settings
+from ..egress import EgressError, check_url, host_allowed
 from ..redaction import redact
 from . import EmbeddingError
 
@@ -13,6 +17,10 @@ class OpenAIEmbedder:
     def __init__(self, settings: Settings) -> None:
         from openai import OpenAI
 
+        if settings.llm_base_url:  # the default api.openai.com must be allowed like any other host
+            check_url(settings.llm_base_url, settings, "REPO_SCOPING_LLM_BASE_URL")
+        elif not host_allowed("api.openai.com", settings):
+            raise EgressError("host 'api.openai.com' is not in REPO_SCOPING_ALLOWED_HOSTS")
         key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "unused"
         self._secret = key
         self._client = OpenAI(api_key=key, base_url=settings.llm_base_url, timeout=60, max_retries=3)
@@ -20,10 +28,15 @@ class OpenAIEmbedder:
         self.dim = settings.embedding_dim
 
     def embed(self, texts: list[str]) -> list[list[float]]:
+        started = time.perf_counter()
         try:
             response = self._client.embeddings.create(model=self.model, input=texts, dimensions=self.dim)
         except Exception as exc:  # the client raises many types; all end the same way for us
             raise EmbeddingError(redact(f"embedding request failed: {exc}", [self._secret])) from None
+        usage = getattr(response, "usage", None)
+        ops_log.llm_usage(provider="openai", model=self.model, purpose="embedding", inputs=len(texts),
+                          prompt_tokens=getattr(usage, "prompt_tokens", None),
+                          duration_ms=round((time.perf_counter() - started) * 1000, 1))
         vectors = [item.embedding for item in sorted(response.data, key=lambda d: d.index)]
         if len(vectors) != len(texts) or any(len(v) != self.dim for v in vectors):
             raise EmbeddingError(f"embedding answer has the wrong shape (expected {len(texts)} x {self.dim})")

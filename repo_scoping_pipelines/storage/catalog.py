@@ -49,6 +49,16 @@ def add_repository(engine: Engine, name: str, source: str, source_kind: str) -> 
     return _repository(row)
 
 
+def set_source(engine: Engine, name: str, source: str) -> Repository:
+    """Point a registered repository at a new source (e.g. a newer uploaded archive)."""
+    with engine.begin() as conn:
+        row = conn.execute(sa.update(repositories).where(repositories.c.name == name)
+                           .values(source=source, updated_at=sa.func.now()).returning(*repositories.c)).first()
+    if row is None:
+        raise NotFound(f"repository {name!r} is not registered")
+    return _repository(row)
+
+
 def remove_repository(engine: Engine, name: str) -> None:
     with engine.begin() as conn:
         conn.execute(sa.delete(repositories).where(repositories.c.name == name))

@@ -26,22 +26,30 @@ def files_to_chunk(engine: Engine, repository_id: int) -> list[dict]:
 
 
 def store_file_chunks(engine: Engine, repository_id: int, batch: list[tuple[dict, list[dict]]]) -> int:
-    """Replace the chunks of each (file, chunks) pair and mark the file chunked, atomically per batch."""
+    """Replace the chunks of each (file, chunks) pair and mark the file chunked, atomically per batch.
+
+    Three statements per batch, whatever its size (executemany runs pipelined in psycopg 3):
+    round trips per file made the first ingest of a large repository Postgres-bound.
+    """
+    if not batch:
+        return 0
+    hashes = {file["path"]: file["content_hash"] for file, _ in batch}
+    rows = [{**r, "repository_id": repository_id} for _, chunk_rows in batch for r in chunk_rows]
     inserted = 0
     with engine.begin() as conn:
-        for file, chunk_rows in batch:
-            conn.execute(sa.delete(content_chunks).where(
-                content_chunks.c.repository_id == repository_id, content_chunks.c.path == file["path"],
-                content_chunks.c.source == "file", content_chunks.c.file_hash != file["content_hash"]))
-            if chunk_rows:
-                result = conn.execute(
-                    insert(content_chunks).values([{**r, "repository_id": repository_id} for r in chunk_rows])
-                    .on_conflict_do_nothing(index_elements=["chunk_id"]).returning(content_chunks.c.chunk_id)
-                )
-                inserted += len(result.all())
-            conn.execute(sa.update(files).where(files.c.repository_id == repository_id,
-                                                files.c.path == file["path"])
-                         .values(chunked_hash=file["content_hash"]))
+        conn.execute(sa.delete(content_chunks).where(
+            content_chunks.c.repository_id == repository_id, content_chunks.c.source == "file",
+            content_chunks.c.path.in_(list(hashes)),
+            sa.tuple_(content_chunks.c.path, content_chunks.c.file_hash).not_in(list(hashes.items()))))
+        if rows:
+            result = conn.execute(
+                insert(content_chunks).on_conflict_do_nothing(index_elements=["chunk_id"])
+                .returning(content_chunks.c.chunk_id), rows)
+            inserted = len(result.all())
+        conn.execute(sa.update(files).where(files.c.repository_id == repository_id,
+                                            files.c.path == sa.bindparam("file_path"))
+                     .values(chunked_hash=sa.bindparam("file_hash")),
+                     [{"file_path": path, "file_hash": content_hash} for path, content_hash in hashes.items()])
     return inserted
 
 
@@ -78,6 +86,28 @@ def chunks_without_vectors(engine: Engine, repository_id: int, collection: str, 
     return [dict(r) for r in rows]
 
 
+def chunk_ids_without_vectors(engine: Engine, repository_id: int, collection: str) -> list[str]:
+    """Every chunk of the repository that has no vector in `collection` yet, in one query."""
+    joined = content_chunks.outerjoin(chunk_vectors, sa.and_(
+        chunk_vectors.c.chunk_id == content_chunks.c.chunk_id, chunk_vectors.c.collection == collection))
+    with engine.connect() as conn:
+        return list(conn.execute(
+            sa.select(content_chunks.c.chunk_id).select_from(joined)
+            .where(content_chunks.c.repository_id == repository_id, chunk_vectors.c.chunk_id.is_(None))
+            .order_by(content_chunks.c.chunk_id)).scalars())
+
+
+def chunks_for_embedding(engine: Engine, chunk_ids: list[str]) -> list[dict]:
+    """The embedding columns of these chunks, in the order given (ids since deleted are left out)."""
+    if not chunk_ids:
+        return []
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(*[content_chunks.c[c] for c in CHUNK_COLUMNS])
+                            .where(content_chunks.c.chunk_id.in_(chunk_ids))).mappings().all()
+    by_id = {r["chunk_id"]: dict(r) for r in rows}
+    return [by_id[c] for c in chunk_ids if c in by_id]
+
+
 def vectors_without_chunks(engine: Engine, repository_id: int, collection: str) -> list[str]:
     """Vector ids whose chunk was deleted: they must leave Milvus."""
     with engine.connect() as conn:
@@ -93,9 +123,8 @@ def mark_vectors(engine: Engine, repository_id: int, collection: str, chunk_ids:
     if not chunk_ids:
         return
     with engine.begin() as conn:
-        conn.execute(insert(chunk_vectors).values(
-            [{"chunk_id": c, "collection": collection, "repository_id": repository_id} for c in chunk_ids]
-        ).on_conflict_do_nothing())
+        conn.execute(insert(chunk_vectors).on_conflict_do_nothing(),
+                     [{"chunk_id": c, "collection": collection, "repository_id": repository_id} for c in chunk_ids])
 
 
 def unmark_vectors(engine: Engine, collection: str, chunk_ids: list[str]) -> None:

@@ -85,6 +85,17 @@ class VectorStore:
         if self._client.has_collection(name):
             self._client.delete(name, filter=f"repository == {_literal(repository)}")
 
+    def drop_collection(self, name: str) -> None:
+        """Drop the whole collection (restore rebuilds it from Postgres)."""
+        with self._lock:
+            if self._client.has_collection(name):
+                self._client.drop_collection(name)
+            self._ready.discard(name)
+
+    def compact(self, name: str):
+        """Merge small segments and purge deleted rows (maintenance)."""
+        return self._client.compact(name)
+
     def flush(self, name: str) -> None:
         # Unflushed rows are searched by brute force in Milvus Lite: flush after each batch.
         self._client.flush(name)

@@ -1,0 +1,213 @@
+"""Metrics stage: commit_history, author_metrics_daily, author_metrics_window, file_ownership, what_shipped."""
+
+import logging
+from datetime import timedelta
+
+import dagster as dg
+
+from repo_scoping_pipelines import ops_log
+from repo_scoping_pipelines.metrics.aggregates import author_daily, author_windows
+from repo_scoping_pipelines.metrics.history import (
+    EARLIEST_PLAUSIBLE,
+    HistoryError,
+    count_reachable,
+    extract_history,
+    head_commit,
+)
+from repo_scoping_pipelines.metrics.ownership import compute_ownership
+from repo_scoping_pipelines.metrics.shipped import compute_shipped
+from repo_scoping_pipelines.partitions import repositories
+from repo_scoping_pipelines.resources import RepoScopingResource
+from repo_scoping_pipelines.run_tags import is_full_refresh
+from repo_scoping_pipelines.storage import catalog
+from repo_scoping_pipelines.storage import metrics as metric_store
+
+from ._metadata import markdown_table
+from .collection import repository_snapshot
+from .trackers import pull_requests
+
+# Days from 1980 (older author dates are reported as implausible) through today, in UTC.
+daily_partitions = dg.DailyPartitionsDefinition(start_date=EARLIEST_PLAUSIBLE.isoformat(), timezone="UTC",
+                                                end_offset=1)
+OWNERS = ["team:repo-scoping"]
+
+
+def _day(value) -> str:
+    return value.isoformat() if value else ""
+
+
+@dg.asset(
+    partitions_def=repositories,
+    deps=[repository_snapshot],
+    group_name="metrics",
+    kinds={"git", "postgres"},
+    owners=OWNERS,
+    check_specs=[dg.AssetCheckSpec("commits_match_git", asset="commit_history",
+                                   description="Stored commits = git rev-list --no-merges --count HEAD.")],
+)
+def commit_history(context: dg.AssetExecutionContext, repo_scoping: RepoScopingResource) -> dg.MaterializeResult:
+    """Every non-merge commit reachable from the default branch head, author and committer resolved
+    through .mailmap, with per-file numstat. Incremental from the last seen head; a force-push, a
+    .mailmap change or a run tagged repo_scoping/full_refresh=true re-extracts everything."""
+    services = repo_scoping.services()
+    name = context.partition_key
+    repo = catalog.get_repository(services.engine, name)
+    checkout = services.settings.checkouts / name
+    try:
+        result = extract_history(services.engine, repo.id, checkout, full=is_full_refresh(context.run.tags))
+    except HistoryError as exc:
+        ops_log.event("metrics.history_failed", level=logging.ERROR, repository=name, error=str(exc))
+        raise dg.Failure(description=f"commit_history for {name}: {exc}") from None
+    context.log.info(f"{name}: {result.mode} ({result.reason}); +{result.commits_added} commits, "
+                     f"{result.total_commits} stored")
+    if result.implausible_dates:
+        message = (f"{name}: {result.implausible_dates} commits are dated before {EARLIEST_PLAUSIBLE} or in the "
+                   "future; they count in all-time metrics but fall outside the daily partitions")
+        context.log.warning(message)
+        ops_log.event("metrics.implausible_dates", level=logging.WARNING, repository=name,
+                      commits=result.implausible_dates)
+    expected = count_reachable(checkout, result.head)
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": result.total_commits,
+            "head": result.head,
+            "mode": result.mode,
+            "reason": result.reason,
+            "changed": result.changed,
+            "commits_added": result.commits_added,
+            "file_changes_added": result.files_added,
+            "first_changed_day": _day(result.first_day),
+            "last_changed_day": _day(result.last_day),
+            "implausible_dates": result.implausible_dates,
+            "seconds": round(result.seconds, 3),
+        },
+        data_version=dg.DataVersion(result.head),
+        check_results=[dg.AssetCheckResult(check_name="commits_match_git", passed=expected == result.total_commits,
+                                           metadata={"stored": result.total_commits, "git": expected})],
+    )
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    deps=[dg.AssetDep(commit_history, partition_mapping=dg.AllPartitionMapping())],
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name="metrics",
+    kinds={"postgres"},
+    owners=OWNERS,
+    check_specs=[dg.AssetCheckSpec("daily_matches_history", asset="author_metrics_daily",
+                                   description="The days' commits per author sum to the stored commits of those days.")],
+)
+def author_metrics_daily(context: dg.AssetExecutionContext,
+                         repo_scoping: RepoScopingResource) -> dg.MaterializeResult:
+    """Commits, lines added/deleted and files touched per repository, author and UTC day (author date).
+    Daily partitions; a backfill of any date range recomputes those days from the stored history
+    in one run."""
+    services = repo_scoping.services()
+    window = context.partition_time_window
+    start, end = window.start.date(), window.end.date()
+    result = author_daily(services.engine, start, end)
+    context.log.info(f"days {start}..{end - timedelta(days=1)}: {result.rows} author-days")
+    return dg.MaterializeResult(
+        metadata={"dagster/row_count": result.rows, "first_day": start.isoformat(),
+                  "last_day": (end - timedelta(days=1)).isoformat(), "commits": result.daily_commits,
+                  "seconds": round(result.seconds, 3)},
+        check_results=[dg.AssetCheckResult(
+            check_name="daily_matches_history", passed=result.daily_commits == result.history_commits,
+            metadata={"daily": result.daily_commits, "history": result.history_commits})],
+    )
+
+
+@dg.asset(
+    partitions_def=repositories,
+    deps=[commit_history],
+    group_name="metrics",
+    kinds={"postgres"},
+    owners=OWNERS,
+    check_specs=[dg.AssetCheckSpec("all_time_matches_history", asset="author_metrics_window",
+                                   description="All-time commits per author sum to the stored commits.")],
+)
+def author_metrics_window(context: dg.AssetExecutionContext,
+                          repo_scoping: RepoScopingResource) -> dg.MaterializeResult:
+    """Per author: commits, lines added/deleted, files touched and active days over the last 7, 30
+    and 90 days and all time (what GET /metrics/authors answers)."""
+    services = repo_scoping.services()
+    repo = catalog.get_repository(services.engine, context.partition_key)
+    result = author_windows(services.engine, repo.id)
+    stored = metric_store.commit_count(services.engine, repo.id)
+    top = metric_store.window_authors(services.engine, repo.id, "30d")[:10]
+    return dg.MaterializeResult(
+        metadata={"dagster/row_count": result.rows["all"], **{f"authors_{w}": n for w, n in result.rows.items()},
+                  "as_of": result.as_of.isoformat(timespec="seconds"), "seconds": round(result.seconds, 3),
+                  "preview": dg.MetadataValue.md(markdown_table(
+                      ["author (30 days)", "commits", "+", "-"],
+                      [(a["author_name"], a["commits"], a["lines_added"], a["lines_deleted"]) for a in top]))},
+        check_results=[dg.AssetCheckResult(check_name="all_time_matches_history",
+                                           passed=result.commits_all == stored,
+                                           metadata={"window_all": result.commits_all, "history": stored})],
+    )
+
+
+@dg.asset(
+    partitions_def=repositories,
+    deps=[commit_history],
+    group_name="metrics",
+    kinds={"postgres"},
+    owners=OWNERS,
+    check_specs=[dg.AssetCheckSpec("ownership_rows_valid", asset="file_ownership",
+                                   description="No negative line counts; every row has a commit.")],
+)
+def file_ownership(context: dg.AssetExecutionContext, repo_scoping: RepoScopingResource) -> dg.MaterializeResult:
+    """For each path of the head's tree, the authors' changed lines (renames followed), a
+    recency-weighted variant (half-life REPO_SCOPING_OWNERSHIP_HALF_LIFE_DAYS) and the main owner;
+    GET /metrics/ownership also answers for folders."""
+    services = repo_scoping.services()
+    name = context.partition_key
+    repo = catalog.get_repository(services.engine, name)
+    checkout = services.settings.checkouts / name
+    try:
+        head = head_commit(checkout)
+    except HistoryError as exc:
+        raise dg.Failure(description=f"file_ownership for {name}: {exc}") from None
+    result = compute_ownership(services.engine, repo.id, checkout, head,
+                               half_life_days=services.settings.ownership_half_life_days,
+                               force=is_full_refresh(context.run.tags))
+    problems = metric_store.owner_problems(services.engine, repo.id)
+    return dg.MaterializeResult(
+        metadata={"dagster/row_count": result.rows, "paths": result.paths, "changed": not result.skipped,
+                  "seconds": round(result.seconds, 3),
+                  "preview": dg.MetadataValue.md(markdown_table(["author", "lines changed"], result.top))},
+        check_results=[dg.AssetCheckResult(check_name="ownership_rows_valid", passed=not any(problems.values()),
+                                           metadata=problems)],
+    )
+
+
+@dg.asset(
+    partitions_def=repositories,
+    deps=[commit_history, pull_requests],
+    group_name="metrics",
+    kinds={"postgres"},
+    owners=OWNERS,
+    check_specs=[dg.AssetCheckSpec("weeks_cover_history", asset="what_shipped",
+                                   description="From commits: every stored commit is in exactly one week.")],
+)
+def what_shipped(context: dg.AssetExecutionContext, repo_scoping: RepoScopingResource) -> dg.MaterializeResult:
+    """Per ISO week: the merged pull requests (when GitHub is synced for the repository) or else the
+    commits that landed, grouped by conventional-commit type (feat, fix, ... other)."""
+    services = repo_scoping.services()
+    repo = catalog.get_repository(services.engine, context.partition_key)
+    result = compute_shipped(services.engine, repo.id, force=is_full_refresh(context.run.tags))
+    total = metric_store.shipped_total(services.engine, repo.id)
+    expected = (metric_store.commit_count(services.engine, repo.id) if result.source == "commits"
+                else result.items)
+    return dg.MaterializeResult(
+        metadata={"dagster/row_count": result.weeks, "source": result.source, "items": result.items,
+                  "changed": not result.skipped,
+                  "latest_week": _day(result.latest_week), "seconds": round(result.seconds, 3),
+                  "preview": dg.MetadataValue.md(markdown_table(["type", "latest week"],
+                                                                sorted(result.latest_counts.items())))},
+        check_results=[dg.AssetCheckResult(check_name="weeks_cover_history", passed=total == expected,
+                                           metadata={"in_weeks": total, "expected": expected})],
+    )
+
+
+ASSETS = [commit_history, author_metrics_daily, author_metrics_window, file_ownership, what_shipped]

@@ -1,0 +1,150 @@
+"""Shared benchmark plumbing: a throwaway stack (Postgres database + Milvus Lite) and timing helpers.
+
+By default each benchmark creates a fresh database on the machine's Postgres (like tests/conftest.py)
+and runs the managed `milvus-lite server` under bench/.work/<run>/ — the same gRPC path that the CLI,
+API and Dagster processes use. `--embedded-postgres` uses pgserver under that home instead;
+`--milvus-local` opens Milvus Lite in-process (a file path) instead of the server.
+Everything a run creates lives under bench/.work/ (git-ignored) and is removed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import sqlalchemy as sa
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+WORK = BENCH_DIR / ".work"
+SOURCES = WORK / "src"
+sys.path.insert(0, str(ROOT))
+
+ADMIN_URL = os.environ.get("RSP_TEST_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def add_stack_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--embedded-postgres", action="store_true",
+                        help="use pgserver under the run's home instead of a throwaway database on the machine's Postgres")
+    parser.add_argument("--milvus-local", action="store_true",
+                        help="open Milvus Lite in-process (a file path) instead of the managed milvus-lite server")
+    parser.add_argument("--keep", action="store_true", help="keep the run's home and database afterwards")
+
+
+def _admin() -> sa.Engine:
+    return sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+
+
+@contextlib.contextmanager
+def throwaway_stack(args: argparse.Namespace, label: str, **settings_values):
+    """Yield (settings, services) on a fresh database and a fresh Milvus; clean up afterwards."""
+    from repo_scoping_pipelines.config import Settings, get_settings
+    from repo_scoping_pipelines.embedded import stop_milvus_server
+    from repo_scoping_pipelines.services import close_all, open_services
+
+    run = f"{label}_{uuid.uuid4().hex[:8]}"
+    home = WORK / run
+    home.mkdir(parents=True)
+    values: dict = {"home": str(home), **settings_values}
+    db_name = None
+    if not args.embedded_postgres:
+        db_name = f"rsp_bench_{run}".lower()
+        with _admin().connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{db_name}"'))
+        values["database_url"] = sa.make_url(ADMIN_URL).set(database=db_name, drivername="postgresql") \
+            .render_as_string(hide_password=False)
+    if args.milvus_local:
+        values["milvus_uri"] = str(home / "milvus-local.db")
+    for key, value in values.items():
+        os.environ[f"REPO_SCOPING_{key.upper()}"] = str(value)
+    os.environ["DAGSTER_HOME"] = str(home / "dagster")
+    (home / "dagster").mkdir()
+    get_settings.cache_clear()
+    settings = Settings(**values)
+    try:
+        yield settings, open_services(settings)
+    finally:
+        close_all()
+        if not args.milvus_local:
+            stop_milvus_server(settings)
+        if not args.keep:
+            if db_name:
+                with _admin().connect() as conn:
+                    conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
+            shutil.rmtree(home, ignore_errors=True)
+
+
+def git(repo: Path, *args: str) -> str:
+    env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "b@e.x",
+           "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "b@e.x"}
+    return subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True, text=True).stdout
+
+
+def default_repo(name: str) -> Path:
+    path = SOURCES / name
+    if not (path / ".git").exists():
+        raise SystemExit(f"{path} is missing: clone the repository there first (see bench/README.md)")
+    return path
+
+
+def _process_cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def milvus_server_pid(settings) -> int | None:
+    from repo_scoping_pipelines.embedded import running_milvus_server
+
+    state = running_milvus_server(settings) if not settings.milvus_uri else None
+    return int(state["pid"]) if state else None
+
+
+class Timer:
+    """Wall time, this process's CPU time and (optionally) other processes' CPU time (the Milvus server).
+
+    On a shared, busy machine wall time swings with the load; CPU seconds are the steadier figure.
+    """
+
+    def __init__(self, other_pids: tuple[int | None, ...] = ()) -> None:
+        self.other_pids = [p for p in other_pids if p]
+        self.started = time.perf_counter()
+        self.cpu_started = time.process_time()
+        self.other_started = sum(_process_cpu(p) for p in self.other_pids)
+
+    @property
+    def seconds(self) -> float:
+        return time.perf_counter() - self.started
+
+    @property
+    def cpu(self) -> float:
+        return time.process_time() - self.cpu_started
+
+    @property
+    def other_cpu(self) -> float:
+        return sum(_process_cpu(p) for p in self.other_pids) - self.other_started
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = (len(ordered) - 1) * p / 100
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def summary_ms(values: list[float]) -> str:
+    ms = [v * 1000 for v in values]
+    return (f"p50 {percentile(ms, 50):.1f} ms, p95 {percentile(ms, 95):.1f} ms, max {max(ms):.1f} ms, "
+            f"mean {statistics.fmean(ms):.1f} ms (n={len(ms)})")

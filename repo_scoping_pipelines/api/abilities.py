@@ -1,0 +1,94 @@
+"""Ability candidates, approved abilities, search across repositories, and POST /reviews (API token)."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from ..abilities import registry
+from ..abilities.review import InvalidReview, review_candidate
+from ..config import Settings
+from ..services import Services, open_services
+from ..storage import abilities as ability_store
+from ..storage import catalog
+from .deps import services
+from .errors import ApiError
+
+router = APIRouter()
+
+CandidateStatus = Literal["pending", "approved", "rejected", "retired"]
+
+
+class ReviewIn(BaseModel):
+    """A reviewer's decision on one candidate."""
+
+    candidate_id: str = Field(min_length=1, max_length=100)
+    decision: Literal["approve", "reject"]
+    note: str | None = Field(default=None, max_length=4000)
+    reviewer: str = Field(default="api", min_length=1, max_length=200)
+
+
+def _require_token(request: Request, settings: Settings) -> None:
+    """401 unless `Authorization: Bearer <REPO_SCOPING_API_TOKEN>` (compared in constant time)."""
+    expected = settings.api_token.get_secret_value() if settings.api_token else ""
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if not expected:
+        raise ApiError(401, "unauthorized", "write endpoints are disabled: REPO_SCOPING_API_TOKEN is not set")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
+        raise ApiError(401, "unauthorized", "a valid bearer API token is required")
+
+
+@router.get("/repositories/{name}/candidates", summary="Ability candidates of a repository, with evidence")
+def list_candidates(name: str, status: CandidateStatus | None = Query(None, description="pending, approved, "
+                                                                                       "rejected or retired"),
+                    svc: Services = Depends(services)) -> dict:
+    repo = catalog.get_repository(svc.engine, name)
+    return {"repository": repo.name, "candidates": ability_store.list_candidates(svc.engine, repo.id, status)}
+
+
+@router.get("/repositories/{name}/abilities", summary="Approved abilities of a repository (the registry)")
+def repository_abilities(name: str, svc: Services = Depends(services)) -> dict:
+    repo = catalog.get_repository(svc.engine, name)
+    return {"repository": repo.name, "abilities": registry.for_repository(svc.engine, repo.id)}
+
+
+@router.get("/abilities", summary="Search approved abilities across repositories")
+def search_abilities(q: str | None = Query(None, max_length=200, description="words that must all match"),
+                     limit: int = Query(50, ge=1, le=500), svc: Services = Depends(services)) -> dict:
+    results = registry.search(svc.engine, q, limit)
+    return {"query": q, "abilities": results,
+            "repositories": sorted({a["repository"] for a in results})}
+
+
+@router.get("/candidates/{candidate_id}", summary="One candidate with its review history")
+def get_candidate(candidate_id: str, svc: Services = Depends(services)) -> dict:
+    candidate = ability_store.get_candidate(svc.engine, candidate_id)
+    return {**candidate, "reviews": ability_store.decision_history(svc.engine, candidate_id)}
+
+
+@router.post("/reviews", status_code=201, summary="Approve or reject a candidate (bearer API token)",
+             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+                 "schema": ReviewIn.model_json_schema()}}}, "security": [{"bearer": []}]})
+async def post_review(request: Request) -> dict:
+    settings: Settings = request.app.state.settings
+    _require_token(request, settings)  # before the body is read: without a valid token nothing is stored
+    try:
+        body = ReviewIn.model_validate(json.loads(await request.body() or b"null"))
+    except (ValueError, ValidationError) as exc:
+        detail = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]) \
+            if isinstance(exc, ValidationError) else "the body must be a JSON object"
+        raise ApiError(400, "invalid_request", detail or "invalid review") from None
+    engine = open_services(settings).engine
+    try:
+        stored = await run_in_threadpool(review_candidate, engine, body.candidate_id, body.decision,
+                                         reviewer=body.reviewer, note=body.note)
+    except InvalidReview as exc:
+        raise ApiError(400, "invalid_request", str(exc)) from None
+    return {"review": {k: stored[k] for k in ("id", "candidate_id", "decision", "reviewer", "note", "created_at")},
+            "candidate": stored["candidate"],
+            "next": "the review_decisions sensor republishes ability_registry"}

@@ -1,0 +1,90 @@
+"""POST /uploads: register a repository from an uploaded .zip (bearer API token required).
+
+The token is checked before the body is read, so an unauthenticated upload stores nothing.
+The archive is checked against the zip safety limits before it is kept (HOME/uploads/<sha256>.zip);
+the `repositories` sensor then adds the partition and requests the first refresh.
+"""
+
+from __future__ import annotations
+
+import hmac
+import tempfile
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from .. import ops_log
+from ..config import Settings
+from ..registration import RegistrationError, register_repository
+from ..services import open_services
+from .errors import ApiError
+
+router = APIRouter()
+
+_UPLOAD_BODY = {
+    "required": True,
+    "content": {"multipart/form-data": {"schema": {
+        "type": "object", "required": ["name", "archive"],
+        "properties": {
+            "name": {"type": "string", "description": "Repository name (becomes the partition key)"},
+            "archive": {"type": "string", "format": "binary", "description": "The repository as a .zip"},
+            "replace": {"type": "boolean", "description": "Replace the archive of a zip repository of that name"},
+        }}}},
+}
+
+
+def require_token(request: Request, settings: Settings) -> None:
+    """401 unless the request carries `Authorization: Bearer <REPO_SCOPING_API_TOKEN>`."""
+    expected = settings.api_token.get_secret_value() if settings.api_token else ""
+    header = request.headers.get("authorization", "")
+    scheme, _, given = header.partition(" ")
+    if not expected:
+        raise ApiError(401, "unauthorized", "write endpoints are disabled: REPO_SCOPING_API_TOKEN is not set")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
+        raise ApiError(401, "unauthorized", "a valid bearer API token is required")
+
+
+@router.post("/uploads", status_code=201, summary="Register a repository from an uploaded .zip (API token)",
+             openapi_extra={"requestBody": _UPLOAD_BODY, "security": [{"bearer": []}]})
+async def upload(request: Request) -> dict:
+    settings: Settings = request.app.state.settings
+    require_token(request, settings)
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > settings.upload_max_bytes + 64 * 1024:
+        raise ApiError(413, "too_large", f"upload larger than {settings.upload_max_bytes} bytes")
+    try:
+        form = await request.form(max_files=1, max_fields=5)
+    except Exception as exc:  # malformed multipart: bad input, not a server error
+        raise ApiError(400, "invalid_request", f"expected multipart/form-data: {exc}") from None
+    try:
+        name, archive = form.get("name"), form.get("archive")
+        if not isinstance(name, str) or not name:
+            raise ApiError(400, "invalid_request", "form field 'name' is required")
+        if not isinstance(archive, UploadFile):
+            raise ApiError(400, "invalid_request", "form field 'archive' (a .zip file) is required")
+        replace = str(form.get("replace", "false")).lower() in ("1", "true", "yes")
+        incoming = settings.home / "uploads" / ".incoming"
+        incoming.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=incoming) as tmp:
+            path = Path(tmp) / "upload.zip"
+            size = 0
+            with open(path, "wb") as out:
+                while block := await archive.read(1024 * 1024):
+                    size += len(block)
+                    if size > settings.upload_max_bytes:
+                        raise ApiError(413, "too_large", f"upload larger than {settings.upload_max_bytes} bytes")
+                    out.write(block)
+            services = open_services(settings)
+            try:
+                repo = await run_in_threadpool(register_repository, services, name, str(path), replace_zip=replace)
+            except RegistrationError as exc:
+                status = 409 if "already registered" in str(exc) else 400
+                raise ApiError(status, "conflict" if status == 409 else "rejected", str(exc)) from None
+    finally:
+        await form.close()
+    stored = Path(repo.source)
+    ops_log.event("upload", repository=repo.name, bytes=size, archive=stored.name)
+    return {"name": repo.name, "source_kind": repo.source_kind, "archive_sha256": stored.stem, "bytes": size,
+            "next": "the repositories sensor refreshes it; or run `repo-scoping refresh " + repo.name + "`"}

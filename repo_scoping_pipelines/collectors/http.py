@@ -1,0 +1,184 @@
+"""JSON over HTTPS for the outside trackers: allowed hosts only, retries with backoff on 5xx and
+timeouts, rate limits waited out (within a bound), conditional GETs, secrets never in errors."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+import requests
+
+from ..config import Settings
+from ..redaction import redact
+from .git import LOCAL_HOSTS, host_allowed
+
+
+class CollectorError(RuntimeError):
+    """An outside service could not be read; the message is safe to log and show."""
+
+
+class RateLimited(CollectorError):
+    """The service's rate limit is exhausted for longer than we are willing to wait."""
+
+
+@dataclass
+class Answer:
+    status: int  # 200 or 304
+    data: object
+    headers: dict[str, str]
+    url: str
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+def check_service_url(url: str, settings: Settings, variable: str) -> str:
+    """HTTPS (plain http only for localhost) to a host in REPO_SCOPING_ALLOWED_HOSTS."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in ("https", "http") or not host:
+        raise CollectorError(f"{variable} must be an https URL, got {redact(url)!r}")
+    if parts.scheme == "http" and host not in LOCAL_HOSTS:
+        raise CollectorError(f"{variable} must use https (plain http only for localhost), got host {host!r}")
+    if not host_allowed(host, settings):
+        raise CollectorError(f"{variable} host {host!r} is not in REPO_SCOPING_ALLOWED_HOSTS")
+    return url.rstrip("/")
+
+
+@dataclass
+class JsonClient:
+    """GET JSON from one service with the project's retry and rate-limit policy."""
+
+    service: str  # "GitHub", "Redmine": names the service in errors
+    base_url: str
+    headers: dict[str, str]
+    secrets: tuple[str, ...]
+    timeout: float = 30.0
+    retries: int = 4
+    backoff: float = 1.0
+    max_wait: float = 900.0
+    sleep: Callable[[float], None] = time.sleep
+    credential_hint: str = ""
+    requests_made: int = 0
+    waited_s: float = 0.0
+    _session: requests.Session = field(default_factory=requests.Session)
+    _blocked_until: float = 0.0  # epoch seconds: the last answer said no requests are left until then
+
+    @classmethod
+    def from_settings(cls, service: str, base_url: str, headers: dict[str, str], secrets: tuple[str, ...],
+                      settings: Settings, **kw) -> JsonClient:
+        return cls(service=service, base_url=base_url, headers=headers, secrets=secrets,
+                   timeout=settings.http_timeout_s, retries=settings.http_retries, backoff=settings.http_backoff_s,
+                   max_wait=settings.http_max_wait_s, **kw)
+
+    def _safe(self, text: str) -> str:
+        return redact(text, self.secrets)
+
+    def _wait(self, seconds: float, why: str) -> None:
+        if seconds > self.max_wait:
+            until = datetime.fromtimestamp(time.time() + seconds, UTC).isoformat(timespec="seconds")
+            raise RateLimited(f"{self.service} rate limit exhausted ({why}); it resets at {until}, "
+                              f"in {seconds:.0f}s, longer than REPO_SCOPING_HTTP_MAX_WAIT_S={self.max_wait:g}")
+        if seconds > 0:
+            self.waited_s += seconds
+            self.sleep(seconds)
+
+    def _rate_limit_wait(self, resp: requests.Response) -> float | None:
+        """Seconds to wait when the answer is a rate limit (403/429 with the limit headers)."""
+        retry_after = resp.headers.get("Retry-After")
+        remaining = resp.headers.get("X-RateLimit-Remaining")
+        if resp.status_code == 429 or (resp.status_code == 403 and (remaining == "0" or retry_after)):
+            if retry_after and retry_after.strip().isdigit():
+                return float(retry_after)
+            reset = resp.headers.get("X-RateLimit-Reset")
+            if reset and reset.strip().isdigit():
+                return max(float(reset) - time.time(), 0.0) + 1.0
+            return 60.0  # GitHub's advice for a secondary limit without headers
+        return None
+
+    def _message(self, resp: requests.Response) -> str:
+        try:
+            body = resp.json()
+            text = body.get("message") or body.get("errors") or "" if isinstance(body, dict) else ""
+        except ValueError:
+            text = resp.text[:200]
+        return self._safe(" ".join(str(text).split()))[:200]
+
+    def get(self, url: str, *, params: dict | None = None, etag: str | None = None) -> Answer:
+        if not url.startswith(self.base_url):
+            raise CollectorError(f"{self.service} pointed to {self._safe(url)!r}, outside {self.base_url}")
+        path = urlsplit(url).path
+        headers = dict(self.headers)
+        if etag:
+            headers["If-None-Match"] = etag
+        attempt = 0
+        while True:
+            if self._blocked_until > time.time():
+                self._wait(self._blocked_until - time.time() + 1.0, "no requests left")
+            self.requests_made += 1
+            try:
+                resp = self._session.get(url, params=params, headers=headers, timeout=self.timeout)
+            except requests.RequestException as exc:
+                if attempt >= self.retries:
+                    raise CollectorError(self._safe(
+                        f"{self.service} unreachable at {path} after {attempt + 1} attempts: "
+                        f"{type(exc).__name__}")) from None
+                self.sleep(self.backoff * 2 ** attempt)
+                attempt += 1
+                continue
+            remaining = resp.headers.get("X-RateLimit-Remaining")
+            reset = resp.headers.get("X-RateLimit-Reset")
+            if remaining == "0" and reset and reset.strip().isdigit():
+                self._blocked_until = float(reset)
+            wait = self._rate_limit_wait(resp)
+            if wait is not None:
+                if attempt >= self.retries:
+                    raise RateLimited(f"{self.service} rate limit still exhausted after {attempt + 1} attempts "
+                                      f"({resp.status_code} on {path})")
+                self._blocked_until = 0.0
+                self._wait(wait, f"{resp.status_code} on {path}")
+                attempt += 1
+                continue
+            if resp.status_code >= 500:
+                if attempt >= self.retries:
+                    raise CollectorError(f"{self.service} answered {resp.status_code} for {path} after "
+                                         f"{attempt + 1} attempts")
+                self.sleep(self.backoff * 2 ** attempt)
+                attempt += 1
+                continue
+            break
+        if resp.status_code == 304:
+            return Answer(304, None, dict(resp.headers), url)
+        if resp.status_code == 401:
+            raise CollectorError(f"{self.service} rejected the credentials (401) for {path}: "
+                                 f"{self._message(resp) or 'unauthorized'}; check {self.credential_hint}")
+        if resp.status_code == 403:
+            raise CollectorError(f"{self.service} refused access (403) to {path}: {self._message(resp) or 'forbidden'}")
+        if resp.status_code == 404:
+            raise CollectorError(f"{self.service} has no {path} (404): the project does not exist or the "
+                                 "credentials cannot see it")
+        if resp.status_code != 200:
+            raise CollectorError(f"{self.service} answered {resp.status_code} for {path}: {self._message(resp)}")
+        try:
+            data = resp.json()
+        except ValueError:
+            raise CollectorError(f"{self.service} answered invalid JSON for {path} "
+                                 f"(content-type {resp.headers.get('Content-Type', '?')})") from None
+        return Answer(200, data, dict(resp.headers), url)
+
+
+def parse_time(value: object) -> datetime | None:
+    """ISO 8601 from GitHub / Redmine ('2024-01-02T10:00:00Z') as an aware datetime."""
+    if not value:
+        return None
+    if not isinstance(value, str):
+        raise CollectorError(f"expected a timestamp, got {type(value).__name__}")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise CollectorError(f"invalid timestamp {value[:40]!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

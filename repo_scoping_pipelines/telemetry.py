@@ -1,0 +1,85 @@
+"""Prometheus metrics (prometheus-client), in one registry of our own.
+
+In-process instruments (requests, search latency, runs) are updated where the work happens;
+figures that live in Postgres (guardrail counters, stored rows per asset) are read at scrape
+time by a collector, cached briefly, so every process reports the same numbers.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+HTTP_REQUESTS = Counter("repo_scoping_http_requests_total", "API requests by route template, method and status",
+                        ["method", "route", "status"], registry=REGISTRY)
+HTTP_LATENCY = Histogram("repo_scoping_http_request_duration_seconds", "API request latency by route template",
+                         ["method", "route"], buckets=_LATENCY_BUCKETS, registry=REGISTRY)
+SEARCH_LATENCY = Histogram("repo_scoping_search_duration_seconds", "Search latency by mode and backend",
+                           ["mode", "backend"], buckets=_LATENCY_BUCKETS, registry=REGISTRY)
+SEARCH_FALLBACKS = Counter("repo_scoping_search_fallbacks_total",
+                           "Searches served by Postgres keyword search because Milvus failed", registry=REGISTRY)
+RUNS = Counter("repo_scoping_refresh_runs_total", "Refresh runs in this process by outcome", ["outcome"],
+               registry=REGISTRY)
+RUN_DURATION = Histogram("repo_scoping_refresh_run_duration_seconds", "Refresh run duration",
+                         buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600), registry=REGISTRY)
+MATERIALIZED_ROWS = Counter("repo_scoping_materialized_rows_total",
+                            "Rows reported by materializations in this process, by asset", ["asset"],
+                            registry=REGISTRY)
+
+
+def record_run(success: bool, seconds: float, rows: dict[str, object]) -> None:
+    RUNS.labels("success" if success else "failure").inc()
+    RUN_DURATION.observe(seconds)
+    for asset, count in rows.items():
+        if isinstance(count, (int, float)) and count >= 0:
+            MATERIALIZED_ROWS.labels(asset).inc(count)
+
+
+class StoredFiguresCollector:
+    """Guardrail counters and stored rows per asset table, read from Postgres at scrape time."""
+
+    TTL_S = 15.0
+
+    def __init__(self, engine_factory) -> None:
+        self._engine_factory = engine_factory
+        self._cache: tuple[float, dict, dict] | None = None
+        self._lock = threading.Lock()
+
+    def _figures(self) -> tuple[dict, dict]:
+        from .storage.operations import guardrail_counts, table_row_counts
+
+        with self._lock:
+            if self._cache and time.monotonic() - self._cache[0] < self.TTL_S:
+                return self._cache[1], self._cache[2]
+            engine = self._engine_factory()
+            guardrails, rows = guardrail_counts(engine), table_row_counts(engine)
+            self._cache = (time.monotonic(), guardrails, rows)
+            return guardrails, rows
+
+    def collect(self):
+        try:
+            guardrails, rows = self._figures()
+        except Exception:  # the database is down: /metrics still answers, without these families
+            up = GaugeMetricFamily("repo_scoping_database_up", "Whether Postgres answered the last scrape")
+            up.add_metric([], 0)
+            yield up
+            return
+        up = GaugeMetricFamily("repo_scoping_database_up", "Whether Postgres answered the last scrape")
+        up.add_metric([], 1)
+        yield up
+        family = GaugeMetricFamily("repo_scoping_guardrail_events", "Guardrail events stored, by counter",
+                                   labels=["counter"])
+        for counter, count in sorted(guardrails.items()):
+            family.add_metric([counter], count)
+        yield family
+        stored = GaugeMetricFamily("repo_scoping_stored_rows", "Rows stored per table of the project's schema",
+                                   labels=["table"])
+        for table, count in sorted(rows.items()):
+            stored.add_metric([table], count)
+        yield stored
