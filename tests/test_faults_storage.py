@@ -6,8 +6,8 @@ import threading
 
 import dagster as dg
 import pytest
-from faults import ThrowawayPostgres, big_repo_files, count_rows, row_sets, wait_for
 from fastapi.testclient import TestClient
+from faults import ThrowawayPostgres, big_repo_files, count_rows, row_sets, wait_for
 from samples import SAMPLE_FILES
 
 from repo_scoping_pipelines.api import create_app

@@ -49,7 +49,7 @@ def refreshed(instance, name):
     """Refresh and require the collection and content assets (zip sources have no git history for the
     history-based stages)."""
     outcome = refresh_in_process(instance, name)
-    assert CORE <= set(outcome.assets), outcome.error
+    assert set(outcome.assets) >= CORE, outcome.error
     return outcome
 
 

@@ -112,13 +112,14 @@ def store_extractions(engine: Engine, repository_id: int, rows: list[dict], remo
         for start in range(0, len(removed), _BATCH):
             conn.execute(sa.delete(fact_file_state).where(fact_file_state.c.repository_id == repository_id,
                                                           fact_file_state.c.path.in_(removed[start:start + _BATCH])))
-        for start in range(0, len(rows), _BATCH):
-            batch = [{**r, "repository_id": repository_id} for r in rows[start:start + _BATCH]]
-            stmt = insert(fact_file_state).values(batch)
+        if rows:
+            # executemany: SQLAlchemy batches it into multi-row INSERTs without compiling one huge statement.
+            stmt = insert(fact_file_state)
             conn.execute(stmt.on_conflict_do_update(
                 index_elements=["repository_id", "path"],
-                set_={c: stmt.excluded[c] for c in ("content_hash", "extractor_version", "family", "extraction",
-                                                    "extracted_at")}))
+                set_={c: stmt.excluded[c] for c in ("content_hash", "extractor_version", "family", "extraction")}
+                | {"extracted_at": sa.func.now()}),
+                [{**r, "repository_id": repository_id} for r in rows])
 
 
 def load_extractions(engine: Engine, repository_id: int) -> dict[str, dict]:
@@ -140,10 +141,10 @@ def replace_facts(engine: Engine, repository_id: int, snapshot_id: int, commit: 
         for start in range(0, len(stale), _BATCH):
             conn.execute(sa.delete(facts).where(facts.c.fact_id.in_(stale[start:start + _BATCH])))
         new_rows = [r for r in rows if r["fact_id"] not in existing]
-        for start in range(0, len(new_rows), _BATCH):
-            batch = [{**r, "repository_id": repository_id, "snapshot_id": snapshot_id, "commit_sha": commit}
-                     for r in new_rows[start:start + _BATCH]]
-            conn.execute(insert(facts).values(batch).on_conflict_do_nothing(index_elements=["fact_id"]))
+        if new_rows:
+            conn.execute(insert(facts).on_conflict_do_nothing(index_elements=["fact_id"]),
+                         [{**r, "repository_id": repository_id, "snapshot_id": snapshot_id, "commit_sha": commit}
+                          for r in new_rows])
         conn.execute(sa.update(facts).where(facts.c.repository_id == repository_id,
                                             facts.c.snapshot_id != snapshot_id)
                      .values(snapshot_id=snapshot_id, commit_sha=commit))
@@ -207,10 +208,10 @@ def replace_graph(engine: Engine, repository_id: int, snapshot_id: int, nodes: l
                       "repository_id": repository_id, "snapshot_id": snapshot_id} for n in nodes]
         edge_rows = [{**{k: v for k, v in e.items() if k in edge_columns}, "repository_id": repository_id,
                       "snapshot_id": snapshot_id} for e in edges]
-        for start in range(0, len(node_rows), _BATCH):
-            conn.execute(insert(graph_nodes).values(node_rows[start:start + _BATCH]))
-        for start in range(0, len(edge_rows), _BATCH):
-            conn.execute(insert(graph_edges).values(edge_rows[start:start + _BATCH]))
+        if node_rows:
+            conn.execute(insert(graph_nodes), node_rows)
+        if edge_rows:
+            conn.execute(insert(graph_edges), edge_rows)
 
 
 def load_graph(engine: Engine, repository_id: int) -> tuple[list[dict], list[dict]]:

@@ -3,7 +3,6 @@ pull requests, tracker issues and the state of each incremental collector."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -13,6 +12,7 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.engine import Engine
 
 from .tables import SCHEMA, metadata, repositories
+
 
 def _repo_fk() -> sa.ForeignKey:
     return sa.ForeignKey(repositories.c.id, ondelete="CASCADE")
@@ -592,7 +592,3 @@ def row_count(engine: Engine, table: sa.Table, repository_id: int) -> int:
     with engine.connect() as conn:
         return conn.execute(sa.select(sa.func.count()).select_from(table)
                             .where(table.c.repository_id == repository_id)).scalar_one()
-
-
-def to_json(value) -> str:
-    return json.dumps(value, default=str)
