@@ -106,8 +106,8 @@ def with_database(root: Path, name: str) -> dict:
             out[label] = {"seconds": time.perf_counter() - started, "files_extracted": facts.sync.extracted,
                           "facts": sum(facts.by_kind.values()), "added": facts.added, "removed": facts.removed,
                           "nodes": len(graph.graph.nodes)}
-        source = next(r["path"] for r in facts_inventory(services, name)
-                      if r["path"].endswith((".py", ".js", ".go", ".java")) and "/" in r["path"])
+        source = next(p for p in sorted(extracted_paths(services, name))
+                      if p.endswith((".py", ".js", ".go", ".java")) and "/" in p)
         path = root / source
         original = path.read_bytes()
         path.write_bytes(original + b"\n")
@@ -125,11 +125,12 @@ def with_database(root: Path, name: str) -> dict:
     return out
 
 
-def facts_inventory(services, name: str) -> list[dict]:
+def extracted_paths(services, name: str) -> list[str]:
+    """Files the facts stage reads (a source file touched among them must be read again)."""
     from repo_scoping_pipelines.storage import catalog
     from repo_scoping_pipelines.storage import facts as fact_store
 
-    return fact_store.inventory(services.engine, catalog.get_repository(services.engine, name).id)
+    return list(fact_store.extraction_state(services.engine, catalog.get_repository(services.engine, name).id))
 
 
 def cloc_compare(root: Path, inventory: list[dict], ours: dict[str, int]) -> dict:
@@ -140,7 +141,7 @@ def cloc_compare(root: Path, inventory: list[dict], ours: dict[str, int]) -> dic
         return {}
     listed = WORK / f"facts-cloc-{root.name}.txt"
     listed.write_text("\n".join(str(root / r["path"]) for r in inventory if counted(r)) + "\n")
-    same = json.loads(subprocess.run(["cloc", "--json", "--quiet", f"--list-file={listed}"], capture_output=True,
+    same = json.loads(subprocess.run(["cloc", "--json", "--quiet", "--skip-uniqueness", f"--list-file={listed}"], capture_output=True,
                                      text=True, check=True).stdout or "{}")
     whole = json.loads(subprocess.run(["cloc", "--json", "--quiet", "--vcs=git", "."], cwd=root, capture_output=True,
                                       text=True, check=True).stdout or "{}")

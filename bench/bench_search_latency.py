@@ -59,7 +59,7 @@ def main() -> None:
     from repo_scoping_pipelines.snapshots import take_snapshot
     from repo_scoping_pipelines.storage.tables import content_chunks
 
-    with throwaway_stack(args, "latency") as (settings, services):
+    with throwaway_stack(args, "latency") as (_settings, services):
         timer = Timer()
         for repo in repos:
             register_repository(services, repo.name, str(repo))

@@ -122,7 +122,7 @@ def strip_file(source: str, path: str) -> tuple[str, list[Target]]:
         new_lines.append(lines[row])
         row += 1
     targets = []
-    for outer, inner, doc, a, b, _only in candidates:
+    for outer, inner, doc, _a, _b, _only in candidates:
         start, end = outer.start_point.row, outer.end_point.row
         if outer.end_point.column == 0 and end > start:
             end -= 1
@@ -227,6 +227,8 @@ def main() -> None:
     if not repos:
         raise SystemExit("no repositories: clone some under bench/.work/src/ or pass --repo")
 
+    import sqlalchemy as sa
+
     from repo_scoping_pipelines.config import Settings
     from repo_scoping_pipelines.indexing import chunk_repository, embed_repository
     from repo_scoping_pipelines.registration import register_repository
@@ -235,8 +237,6 @@ def main() -> None:
     from repo_scoping_pipelines.snapshots import take_snapshot
     from repo_scoping_pipelines.storage import catalog
     from repo_scoping_pipelines.storage.tables import content_chunks
-
-    import sqlalchemy as sa
 
     report: dict = {}
     with throwaway_stack(args, "quality") as (settings, services):
@@ -278,7 +278,7 @@ def main() -> None:
                 systems["hybrid-local"] = lambda q, n=name: search_code(local, q, repository=n, mode="hybrid")
             scores = evaluate(name, targets, systems)
             base = scores["bm25-raw"]["mrr10"]
-            for label, s in scores.items():
+            for s in scores.values():
                 s["x_bm25_raw"] = s["mrr10"] / base if base else float("nan")
             report[name] = {"queries": len(targets), "chunks": len(chunks), "scores": scores}
             print(f"  {name:>10} hybrid-hashing / bm25-raw = {scores['hybrid-hashing']['x_bm25_raw']:.2f}x"
@@ -286,13 +286,13 @@ def main() -> None:
                   flush=True)
 
     labels = list(next(iter(report.values()))["scores"])
-    print("\n| system | " + " | ".join(report) + " | mean × bm25-raw |")
+    print("\n| system | " + " | ".join(report) + " | mean x bm25-raw |")
     print("|---|" + "---|" * (len(report) + 1))
     for label in labels:
-        cells = [f"{report[r]['scores'][label]['mrr10']:.3f} ({report[r]['scores'][label]['x_bm25_raw']:.2f}×)"
+        cells = [f"{report[r]['scores'][label]['mrr10']:.3f} ({report[r]['scores'][label]['x_bm25_raw']:.2f}x)"
                  for r in report]
         mean_x = sum(report[r]["scores"][label]["x_bm25_raw"] for r in report) / len(report)
-        print(f"| {label} | " + " | ".join(cells) + f" | {mean_x:.2f}× |")
+        print(f"| {label} | " + " | ".join(cells) + f" | {mean_x:.2f}x |")
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
 

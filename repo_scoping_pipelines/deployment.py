@@ -366,7 +366,10 @@ def up(settings: Settings, echo: Callable[[str], None] = print, only: list[str] 
     if settings.milvus_uri is None:
         uri = ensure_milvus_server(settings)
         echo(f"milvus      pid {read_state(settings, 'milvus')['pid']} {uri}")
-    ensure_pools(settings)
+    try:
+        ensure_pools(settings)
+    except Exception as exc:  # the code location does not load here: the code server will say why
+        echo(f"pools not initialised ({type(exc).__name__}); the code server reports the load error")
     # Runs left in flight by a crash while nothing was up: fail them so run retries re-queue them.
     if not read_state(settings, "code-server"):
         for run_id in fail_orphaned_runs(settings, "its worker was gone when the deployment started"):

@@ -142,16 +142,22 @@ def _pyproject(out: _Out, text: str) -> None:
         lo, hi = _section(sections, section)
         return out.lines.first(needle, start=lo, end=hi, default=lo)
 
+    def in_list(section: str, key: str, spec: str) -> int:
+        """The line of `spec` in the array `key = [...]` of a table (the same spec may be in several)."""
+        lo, hi = _section(sections, section)
+        start = out.lines.first(key_pattern(key), start=lo, end=hi, default=lo)
+        return out.lines.first(quoted(spec), start=start, end=hi, default=start)
+
     for spec in project.get("dependencies") or []:
-        _pep508(out, "pypi", spec, "runtime", in_section("project", quoted(spec)))
+        _pep508(out, "pypi", spec, "runtime", in_list("project", "dependencies", spec))
     for extra, specs in (project.get("optional-dependencies") or {}).items():
         for spec in specs:
             _pep508(out, "pypi", spec, _dev_or("optional", extra),
-                    in_section(f"project.optional-dependencies.{extra}", quoted(spec)), extra)
+                    in_list("project.optional-dependencies", extra, spec), extra)
     for group, specs in (data.get("dependency-groups") or {}).items():  # PEP 735
         for spec in specs:
-            if isinstance(spec, str):
-                _pep508(out, "pypi", spec, "dev", in_section("dependency-groups", quoted(spec)), group)
+            if isinstance(spec, str):  # not {include-group = "..."}
+                _pep508(out, "pypi", spec, "dev", in_list("dependency-groups", group, spec), group)
     build = data.get("build-system") or {}
     for spec in build.get("requires") or []:
         _pep508(out, "pypi", spec, "build", in_section("build-system", quoted(spec)))
