@@ -198,7 +198,7 @@ def test_redmine_issues_pagination_incremental_and_errors(settings, services, ma
     assert REDMINE_KEY not in bad.error
 
     # Plain http to a non-local host, or a host not allowed: refused before any request.
-    for url, expect in (("http://redmine.example.com", "must use https"),
+    for url, expect in (("http://redmine.example.com", "not allowed (use https)"),
                         ("https://redmine.example.com", "not in REPO_SCOPING_ALLOWED_HOSTS")):
         other = open_services(Settings(**{**svc.settings.model_dump(), "redmine_url": url}))
         refused = sync_tracker_issues(other, "payments")

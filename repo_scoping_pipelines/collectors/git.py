@@ -50,7 +50,7 @@ class TreeEntry:
         return self.mode == "120000"
 
 
-def _git_env() -> dict[str, str]:
+def git_env() -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         GIT_TERMINAL_PROMPT="0",  # never hang on a credential prompt
@@ -62,7 +62,7 @@ def _git_env() -> dict[str, str]:
 
 
 # Transports other than these (ext::, fd::, ...) can run arbitrary commands.
-_SAFE_GIT = ["-c", "protocol.allow=never", "-c", "protocol.https.allow=always", "-c", "protocol.ssh.allow=always",
+SAFE_GIT_OPTIONS = ["-c", "protocol.allow=never", "-c", "protocol.https.allow=always", "-c", "protocol.ssh.allow=always",
              "-c", "protocol.file.allow=always", "-c", "protocol.http.allow=user", "-c", "core.hooksPath=/dev/null",
              "-c", "core.symlinks=false"]
 
@@ -71,7 +71,7 @@ def run_git(args: list[str], *, cwd: Path | None = None, timeout: float = 600, s
             check: bool = True) -> str:
     """Run git with safe transports and no prompts; raise GitError with redacted stderr."""
     try:
-        proc = subprocess.run(["git", *_SAFE_GIT, *args], cwd=cwd, env=_git_env(), capture_output=True,
+        proc = subprocess.run(["git", *SAFE_GIT_OPTIONS, *args], cwd=cwd, env=git_env(), capture_output=True,
                               timeout=timeout, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
         raise GitError(redact(f"git {args[0]} timed out after {timeout:.0f}s", secrets)) from None
@@ -185,7 +185,7 @@ def check_attributes(checkout: Path, paths: list[str], attributes: list[str]) ->
     """Paths whose git attributes (e.g. linguist-vendored) are set, honouring .gitattributes exactly."""
     if not paths:
         return {}
-    proc = subprocess.run(["git", "check-attr", "-z", "--stdin", *attributes], cwd=checkout, env=_git_env(),
+    proc = subprocess.run(["git", "check-attr", "-z", "--stdin", *attributes], cwd=checkout, env=git_env(),
                           input="\0".join(paths).encode(errors="surrogateescape") + b"\0", capture_output=True,
                           timeout=120)
     fields = proc.stdout.decode(errors="surrogateescape").split("\0")

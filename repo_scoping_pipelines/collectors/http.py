@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 import requests
 
 from ..config import Settings
+from ..egress import EgressError, check_url
 from ..redaction import redact
-from .git import LOCAL_HOSTS, host_allowed
 
 
 class CollectorError(RuntimeError):
@@ -38,15 +38,10 @@ class Answer:
 
 def check_service_url(url: str, settings: Settings, variable: str) -> str:
     """HTTPS (plain http only for localhost) to a host in REPO_SCOPING_ALLOWED_HOSTS."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if parts.scheme not in ("https", "http") or not host:
-        raise CollectorError(f"{variable} must be an https URL, got {redact(url)!r}")
-    if parts.scheme == "http" and host not in LOCAL_HOSTS:
-        raise CollectorError(f"{variable} must use https (plain http only for localhost), got host {host!r}")
-    if not host_allowed(host, settings):
-        raise CollectorError(f"{variable} host {host!r} is not in REPO_SCOPING_ALLOWED_HOSTS")
-    return url.rstrip("/")
+    try:
+        return check_url(url, settings, variable).rstrip("/")
+    except EgressError as exc:
+        raise CollectorError(str(exc)) from None
 
 
 @dataclass

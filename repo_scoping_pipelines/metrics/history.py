@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 # The collector's safe git invocation (no ext:: transports, no hooks, no prompts).
-from ..collectors.git import _SAFE_GIT, GitError, _git_env, run_git
+from ..collectors.git import SAFE_GIT_OPTIONS, GitError, git_env, run_git
 from ..storage import metrics as store
 
 # Records start with RS (0x1e); fields and numstat entries end with NUL (-z), so any byte in a
@@ -128,10 +128,10 @@ def parse_log(tokens: Iterator[bytes]) -> Iterator[Commit]:
 
 def read_log(checkout: Path, revisions: list[str]) -> Iterator[Commit]:
     """Stream commits of `git log --no-merges --use-mailmap --numstat -z REVISIONS` (newest first)."""
-    cmd = ["git", *_SAFE_GIT, "log", "--no-merges", "--use-mailmap", "--numstat", "-z", "--no-color",
+    cmd = ["git", *SAFE_GIT_OPTIONS, "log", "--no-merges", "--use-mailmap", "--numstat", "-z", "--no-color",
            "--no-show-signature", f"--format={LOG_FORMAT}", *revisions, "--"]
     with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(cmd, cwd=checkout, env=_git_env(), stdout=subprocess.PIPE, stderr=err,
+        proc = subprocess.Popen(cmd, cwd=checkout, env=git_env(), stdout=subprocess.PIPE, stderr=err,
                                 stdin=subprocess.DEVNULL)
         try:
             yield from parse_log(_tokens(proc.stdout))
