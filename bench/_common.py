@@ -95,7 +95,7 @@ def default_repo(name: str) -> Path:
     return path
 
 
-def _process_cpu(pid: int) -> float:
+def process_cpu(pid: int) -> float:
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
@@ -120,7 +120,7 @@ class Timer:
         self.other_pids = [p for p in other_pids if p]
         self.started = time.perf_counter()
         self.cpu_started = time.process_time()
-        self.other_started = sum(_process_cpu(p) for p in self.other_pids)
+        self.other_started = sum(process_cpu(p) for p in self.other_pids)
 
     @property
     def seconds(self) -> float:
@@ -132,7 +132,7 @@ class Timer:
 
     @property
     def other_cpu(self) -> float:
-        return sum(_process_cpu(p) for p in self.other_pids) - self.other_started
+        return sum(process_cpu(p) for p in self.other_pids) - self.other_started
 
 
 def percentile(values: list[float], p: float) -> float:

@@ -17,10 +17,13 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import aiohttp
 import httpx
-from _common import ROOT, add_stack_args, percentile, throwaway_stack
+import psutil
+from _common import ROOT, add_stack_args, milvus_server_pid, percentile, process_cpu, throwaway_stack
 
 QUERIES = ["register a repository", "refresh the checkout", "search code hybrid", "milvus collection",
            "postgres migration", "zip archive extraction", "health check", "embedding model", "chunk markdown",
@@ -36,6 +39,25 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _tree(pid: int) -> list[int]:
+    """pid and its descendants (uvicorn's worker processes)."""
+    process = psutil.Process(pid)
+    return [pid, *(child.pid for child in process.children(recursive=True))]
+
+
+def _pids_named(name: str) -> list[int]:
+    return [p.pid for p in psutil.process_iter(["name"]) if p.info["name"] == name]
+
+
+def cpu_by_process(groups: dict[str, Callable[[], list[int]]]) -> dict[str, dict[int, float]]:
+    return {group: {pid: process_cpu(pid) for pid in pids()} for group, pids in groups.items()}
+
+
+def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds between the two readings; processes started in between count from zero."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+
 def _request(kind: str, name: str, rng: random.Random) -> tuple[str, dict]:
     if kind == "search":
         return "/search", {"q": rng.choice(QUERIES), "limit": 10}
@@ -46,31 +68,38 @@ def _request(kind: str, name: str, rng: random.Random) -> tuple[str, dict]:
     return f"/repositories/{name}", {}
 
 
-async def _client(base: str, name: str, seed: int, until: float, results: dict, errors: list) -> None:
+async def _client(session: aiohttp.ClientSession, name: str, seed: int, until: float, results: dict,
+                  errors: list) -> None:
     rng = random.Random(seed)
     kinds, weights = zip(*MIX, strict=True)
-    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
-        while time.perf_counter() < until:
-            kind = rng.choices(kinds, weights)[0]
-            path, params = _request(kind, name, rng)
-            started = time.perf_counter()
-            try:
-                response = await client.get(path, params=params)
-                elapsed = time.perf_counter() - started
-                if response.status_code >= 300:
-                    errors.append(f"{kind} {response.status_code} {response.text[:200]}")
-                results[kind].append(elapsed)
-            except httpx.HTTPError as exc:
-                errors.append(f"{kind} {type(exc).__name__}: {exc}")
+    while time.perf_counter() < until:
+        kind = rng.choices(kinds, weights)[0]
+        path, params = _request(kind, name, rng)
+        started = time.perf_counter()
+        try:
+            async with session.get(path, params=params) as response:
+                body = await response.read()
+            elapsed = time.perf_counter() - started
+            if response.status >= 300:
+                errors.append(f"{kind} {response.status} {body[:200]!r}")
+            results[kind].append(elapsed)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            errors.append(f"{kind} {type(exc).__name__}: {exc}")
 
 
 async def load(base: str, name: str, clients: int, seconds: float) -> tuple[dict, list, float]:
+    """clients concurrent keep-alive connections, each sending its next request as soon as the last
+    answer arrives (no think time). aiohttp, not httpx: the generator shares the machine's cores
+    with the server, and aiohttp costs it about half the CPU per request."""
     results: dict[str, list[float]] = collections.defaultdict(list)
     errors: list[str] = []
-    started = time.perf_counter()
-    until = started + seconds
-    await asyncio.gather(*(_client(base, name, i, until, results, errors) for i in range(clients)))
-    return results, errors, time.perf_counter() - started
+    connector = aiohttp.TCPConnector(limit=clients)
+    async with aiohttp.ClientSession(base_url=base, connector=connector,
+                                     timeout=aiohttp.ClientTimeout(total=30)) as session:
+        started = time.perf_counter()
+        until = started + seconds
+        await asyncio.gather(*(_client(session, name, i, until, results, errors) for i in range(clients)))
+        return results, errors, time.perf_counter() - started
 
 
 def main() -> None:
@@ -110,10 +139,22 @@ def main() -> None:
                     raise SystemExit("API did not come up")
                 time.sleep(0.3)
             asyncio.run(load(base, name, 5, 5))  # warm-up: connections, Milvus load, caches
+            # Where the CPU goes: this process (the load generator), the API workers, the Milvus server
+            # and Postgres (every postgres process on the machine, so keep the machine quiet).
+            milvus_pid = milvus_server_pid(_settings)
+            groups = {"load generator": lambda: [os.getpid()], "api workers": lambda: _tree(server.pid),
+                      "milvus server": lambda: [milvus_pid] if milvus_pid else [],
+                      "postgres": lambda: _pids_named("postgres")}
+            cpu_before = cpu_by_process(groups)
             results, errors, wall = asyncio.run(load(base, name, args.clients, args.seconds))
+            cpu_after = cpu_by_process(groups)
         finally:
             server.send_signal(signal.SIGTERM)
-            server.wait(timeout=30)
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                print("the API did not stop within 30 s of SIGTERM; killed", flush=True)
+                server.kill()
         total = sum(len(v) for v in results.values())
         print(f"\n{args.clients} clients, {wall:.0f} s, {total} requests, {total / wall:.1f} req/s, "
               f"{len(errors)} errors, load average {os.getloadavg()[0]:.1f}")
@@ -124,6 +165,12 @@ def main() -> None:
                   f"{percentile(ms, 99):>9.1f}")
         for error in errors[:20]:
             print("error:", error)
+        if not total:
+            raise SystemExit("no request succeeded")
+        print(f"CPU seconds per 1,000 requests (wall {wall:.0f} s, {os.cpu_count()} cores):")
+        for group in groups:
+            used = cpu_used(cpu_before[group], cpu_after[group])
+            print(f"  {group:<16}{used / total * 1000:>8.2f} s   ({used / wall:.2f} cores)")
 
 
 if __name__ == "__main__":

@@ -242,6 +242,7 @@ def restore(services: Services, source_dir: Path, *, force: bool) -> dict:
         names = list(conn.execute(sa.select(repositories.c.name).order_by(repositories.c.name)).scalars())
     vectors = services.vectors
     vectors.drop_collection(services.collection)
+    services.index_changed(services.collection)  # the restored token was seen before
     embedded = {name: embed_repository(services, name).embedded for name in names}
     counts = table_row_counts(services.engine)
     expected = manifest["row_counts"]

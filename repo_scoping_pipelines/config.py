@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     zip_max_bytes: int = Field(default=1024**3, ge=1, description="Total uncompressed size")
     zip_max_ratio: float = Field(default=200.0, gt=1)
     upload_max_bytes: int = Field(default=512 * 1024**2, ge=1, description="Largest archive POST /uploads accepts")
+    # Read API: searches kept per process (0 turns the cache off), how stale a cached answer may be
+    # after a refresh, and Postgres connections per process (size it to the API's worker threads).
+    search_cache_entries: int = Field(default=4096, ge=0, description="Search answers cached per process")
+    search_cache_refresh_s: float = Field(default=1.0, ge=0, description="How often the index generation is re-read")
+    db_pool_size: int = Field(default=10, ge=1, description="Postgres connections kept open per process")
     # Deployment (`repo-scoping up`, deploy/): where each process listens, and step parallelism per run.
     bind_host: str = Field(default="127.0.0.1", description="Interface the local deployment's servers listen on")
     code_server_port: int = Field(default=4266, ge=1, le=65535, description="Dagster gRPC code server")

@@ -123,6 +123,8 @@ def embed_repository(services: Services, name: str) -> EmbedResult:
             in_flight.result()
     if result.embedded or result.deleted:
         vectors.flush(collection)
+        # After the flush, so a search cached under the old token never outlives the change.
+        services.index_changed(collection)
     result.total = chunk_store.vector_count(services.engine, repo.id, collection)
     result.seconds = time.perf_counter() - started
     return result

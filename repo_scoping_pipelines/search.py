@@ -43,9 +43,9 @@ def search(services: Services, q: str, *, repository: str | None = None, limit: 
     if breaker.open():
         return _fallback(services, keyword, repository, limit, mode, started, breaker.reason)
     try:
-        dense = None if mode == "keyword" else services.embedder.embed([q])[0]
-        hits = services.vectors.search(services.collection, keyword_text=keyword, dense=dense,
-                                       repository=repository, limit=limit, mode=mode)
+        hits = services.search_cache.hits(
+            services.collection, (q, repository, limit, mode),
+            lambda: _milvus_search(services, q, keyword, repository, limit, mode))
     except Exception as exc:  # Milvus down, locked or refusing; the embedding provider failing
         reason = redact(f"{type(exc).__name__}: {exc}", ops_log.secrets()).splitlines()[0][:300] \
             if str(exc) else type(exc).__name__
@@ -54,7 +54,7 @@ def search(services: Services, q: str, *, repository: str | None = None, limit: 
         ops_log.event("search.fallback", level=logging.WARNING, mode=mode, reason=reason)
         return _fallback(services, keyword, repository, limit, mode, started, reason)
     breaker.reset()
-    stored = chunk_store.chunks_by_ids(services.engine, [h["chunk_id"] for h in hits])
+    stored = chunk_store.chunks_by_ids(services.reader, [h["chunk_id"] for h in hits])
     results = []
     for hit in hits:
         chunk = stored.get(hit["chunk_id"])
@@ -63,6 +63,13 @@ def search(services: Services, q: str, *, repository: str | None = None, limit: 
         results.append(_result(chunk, hit["score"]))
     telemetry.SEARCH_LATENCY.labels(mode, "milvus").observe(time.perf_counter() - started)
     return SearchOutcome(results)
+
+
+def _milvus_search(services: Services, q: str, keyword: str, repository: str | None, limit: int,
+                   mode: Mode) -> list[dict]:
+    dense = None if mode == "keyword" else services.embedder.embed([q])[0]
+    return services.vectors.search(services.collection, keyword_text=keyword, dense=dense,
+                                   repository=repository, limit=limit, mode=mode)
 
 
 def _result(chunk: dict, score: float) -> dict:
@@ -76,7 +83,7 @@ def _result(chunk: dict, score: float) -> dict:
 
 def _fallback(services: Services, keyword: str, repository: str | None, limit: int, mode: str, started: float,
               reason: str) -> SearchOutcome:
-    rows = operations.keyword_search(services.engine, keyword, repository=repository, limit=limit)
+    rows = operations.keyword_search(services.reader, keyword, repository=repository, limit=limit)
     telemetry.SEARCH_FALLBACKS.inc()
     telemetry.SEARCH_LATENCY.labels(mode, "postgres_keyword").observe(time.perf_counter() - started)
     return SearchOutcome([_result(r, r["score"]) for r in rows], fallback="postgres_keyword",

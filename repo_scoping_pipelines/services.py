@@ -11,6 +11,8 @@ from sqlalchemy.engine import Engine
 from . import ops_log
 from .config import Settings, get_settings
 from .embedding import Embedder, collection_name, get_embedder
+from .search_cache import SearchCache
+from .storage.chunks import mark_index_changed
 from .storage.db import make_engine, migrate
 from .storage.vectors import VectorStore, milvus_uri
 
@@ -21,7 +23,9 @@ class Services:
     engine: Engine
     _vectors: VectorStore | None = None
     _embedder: Embedder | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _search_cache: SearchCache | None = None
+    _reader: Engine | None = None
+    _lock: threading.RLock = field(default_factory=threading.RLock)  # properties build on each other
 
     @property
     def vectors(self) -> VectorStore:
@@ -48,12 +52,41 @@ class Services:
             return self._embedder
 
     @property
+    def reader(self) -> Engine:
+        """The engine for read-only work (the API): its own pool of autocommit connections, so a
+        query costs one round trip instead of BEGIN, the query and ROLLBACK. Writes go through
+        `engine` and its transactions."""
+        with self._lock:
+            if self._reader is None:
+                self._reader = make_engine(self.settings, autocommit=True)
+            return self._reader
+
+    @property
+    def search_cache(self) -> SearchCache:
+        with self._lock:
+            if self._search_cache is None:
+                self._search_cache = SearchCache(self.reader, self.settings.search_cache_entries,
+                                                 self.settings.search_cache_refresh_s)
+            return self._search_cache
+
+    def index_changed(self, collection: str) -> None:
+        """Record that the collection's Milvus rows changed: every process's cached searches of it
+        expire (a new generation token in Postgres), this process's at once."""
+        mark_index_changed(self.engine, collection)
+        with self._lock:
+            cache = self._search_cache
+        if cache is not None:
+            cache.clear()
+
+    @property
     def collection(self) -> str:
         return collection_name(self.embedder)
 
     def close(self) -> None:
         if self._vectors is not None:
             self._vectors.close()
+        if self._reader is not None:
+            self._reader.dispose()
         self.engine.dispose()
 
 

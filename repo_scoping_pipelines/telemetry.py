@@ -24,6 +24,9 @@ SEARCH_LATENCY = Histogram("repo_scoping_search_duration_seconds", "Search laten
                            ["mode", "backend"], buckets=_LATENCY_BUCKETS, registry=REGISTRY)
 SEARCH_FALLBACKS = Counter("repo_scoping_search_fallbacks_total",
                            "Searches served by Postgres keyword search because Milvus failed", registry=REGISTRY)
+SEARCH_CACHE = Counter("repo_scoping_search_cache_total",
+                       "Milvus searches answered from this process's search cache (hit) or not (miss)",
+                       ["outcome"], registry=REGISTRY)
 RUNS = Counter("repo_scoping_refresh_runs_total", "Refresh runs in this process by outcome", ["outcome"],
                registry=REGISTRY)
 RUN_DURATION = Histogram("repo_scoping_refresh_run_duration_seconds", "Refresh run duration",

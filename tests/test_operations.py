@@ -28,6 +28,7 @@ from repo_scoping_pipelines.refresh import refresh_in_process
 from repo_scoping_pipelines.registration import register_repository
 from repo_scoping_pipelines.search import search_code
 from repo_scoping_pipelines.services import close_all, open_services
+from repo_scoping_pipelines.storage.chunks import index_generation
 from repo_scoping_pipelines.storage.operations import table_row_counts
 
 
@@ -136,6 +137,10 @@ def test_backup_restore_round_trip(settings, refreshed, tmp_path):
             restore(fresh, tmp_path / "backup", force=False)
         report = restore(fresh, tmp_path / "backup", force=True)
         assert report["row_counts"] == before_counts
+        # The backup carried the source's generation token; the restore must not reuse it, or a
+        # search cached under that token elsewhere could be served for the rebuilt collection.
+        assert index_generation(fresh.reader, fresh.collection) not in ("", index_generation(
+            services.reader, services.collection))
         after = [(h["chunk_id"], h["score"]) for h in search_code(fresh, "compute invoice total", limit=5)]
         assert after == before
         done = maintenance(fresh)

@@ -47,28 +47,28 @@ def _require_token(request: Request, settings: Settings) -> None:
 def list_candidates(name: str, status: CandidateStatus | None = Query(None, description="pending, approved, "
                                                                                        "rejected or retired"),
                     svc: Services = Depends(services)) -> dict:
-    repo = catalog.get_repository(svc.engine, name)
-    return {"repository": repo.name, "candidates": ability_store.list_candidates(svc.engine, repo.id, status)}
+    repo = catalog.get_repository(svc.reader, name)
+    return {"repository": repo.name, "candidates": ability_store.list_candidates(svc.reader, repo.id, status)}
 
 
 @router.get("/repositories/{name}/abilities", summary="Approved abilities of a repository (the registry)")
 def repository_abilities(name: str, svc: Services = Depends(services)) -> dict:
-    repo = catalog.get_repository(svc.engine, name)
-    return {"repository": repo.name, "abilities": registry.for_repository(svc.engine, repo.id)}
+    repo = catalog.get_repository(svc.reader, name)
+    return {"repository": repo.name, "abilities": registry.for_repository(svc.reader, repo.id)}
 
 
 @router.get("/abilities", summary="Search approved abilities across repositories")
 def search_abilities(q: str | None = Query(None, max_length=200, description="words that must all match"),
                      limit: int = Query(50, ge=1, le=500), svc: Services = Depends(services)) -> dict:
-    results = registry.search(svc.engine, q, limit)
+    results = registry.search(svc.reader, q, limit)
     return {"query": q, "abilities": results,
             "repositories": sorted({a["repository"] for a in results})}
 
 
 @router.get("/candidates/{candidate_id}", summary="One candidate with its review history")
 def get_candidate(candidate_id: str, svc: Services = Depends(services)) -> dict:
-    candidate = ability_store.get_candidate(svc.engine, candidate_id)
-    return {**candidate, "reviews": ability_store.decision_history(svc.engine, candidate_id)}
+    candidate = ability_store.get_candidate(svc.reader, candidate_id)
+    return {**candidate, "reviews": ability_store.decision_history(svc.reader, candidate_id)}
 
 
 @router.post("/reviews", status_code=201, summary="Approve or reject a candidate (bearer API token)",

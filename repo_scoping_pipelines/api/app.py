@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+
+import anyio.to_thread
 from fastapi import FastAPI
 
 from .. import ops_log
@@ -15,8 +18,16 @@ ROUTERS = [prometheus.router, repositories.router, search.router, uploads.router
            abilities.router]
 
 
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI):
+    # Endpoints are sync and run in anyio's thread pool (40 threads by default). More threads than
+    # Postgres connections only queue on the pool and fight over the GIL: match the two.
+    anyio.to_thread.current_default_thread_limiter().total_tokens = app.state.settings.db_pool_size
+    yield
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
-    app = FastAPI(title="repo-scoping-pipelines", version="0.1.0",
+    app = FastAPI(title="repo-scoping-pipelines", version="0.1.0", lifespan=_lifespan,
                   description="Read API over repositories, their code, facts, abilities and metrics.")
     app.state.settings = settings or get_settings()
     ops_log.configure(app.state.settings)

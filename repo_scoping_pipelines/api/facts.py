@@ -23,10 +23,10 @@ def repository_facts(
     svc: Services = Depends(services),
 ) -> dict:
     """Facts of the latest snapshot: kind, subject, value, evidence {path, line}, confidence, commit."""
-    repo = catalog.get_repository(svc.engine, name)
+    repo = catalog.get_repository(svc.reader, name)
     if kind is not None and kind not in KINDS:
         raise ApiError(400, "invalid_request", f"kind: unknown fact kind {kind!r} (known: {', '.join(KINDS)})")
-    rows, total = fact_store.list_facts(svc.engine, repo.id, kind, limit=limit, offset=offset)
+    rows, total = fact_store.list_facts(svc.reader, repo.id, kind, limit=limit, offset=offset)
     return {
         "repository": name,
         "total": total,
@@ -44,12 +44,12 @@ def repository_graph(
 ) -> dict:
     """Nodes (language, lines, in/out degree, PageRank and rank) and edges (internal, external or stdlib,
     with the importing file and line as evidence)."""
-    repo = catalog.get_repository(svc.engine, name)
-    nodes, edges = fact_store.load_graph(svc.engine, repo.id)
+    repo = catalog.get_repository(svc.reader, name)
+    nodes, edges = fact_store.load_graph(svc.reader, repo.id)
     if internal_only:
         nodes = [n for n in nodes if n["internal"]]
         edges = [e for e in edges if e["kind"] == "internal"]
-    snapshot = catalog.latest_snapshot(svc.engine, repo.id)
+    snapshot = catalog.latest_snapshot(svc.reader, repo.id)
     return {
         "repository": name,
         "commit": snapshot["commit_sha"] if snapshot else None,

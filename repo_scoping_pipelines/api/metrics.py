@@ -21,9 +21,9 @@ def metrics_authors(repository: str = Query(..., min_length=1, max_length=100),
                     svc: Services = Depends(services)) -> dict:
     """Non-merge commits reachable from the default branch head, authors resolved through .mailmap,
     lines from numstat (binary files count 0), as of the last author_metrics_window run."""
-    repo = catalog.get_repository(svc.engine, repository)
+    repo = catalog.get_repository(svc.reader, repository)
     return {"repository": repo.name, "window": window,
-            "authors": aggregates.authors(svc.engine, repo.id, window)}
+            "authors": aggregates.authors(svc.reader, repo.id, window)}
 
 
 @router.get("/metrics/ownership", summary="Who owns a file or a folder (shares of changed lines)")
@@ -31,10 +31,10 @@ def metrics_ownership(repository: str = Query(..., min_length=1, max_length=100)
                       path: str = Query("", max_length=4096, description="A file or a folder; empty = everything"),
                       weighting: Literal["lines", "recency"] = "lines",
                       svc: Services = Depends(services)) -> dict:
-    repo = catalog.get_repository(svc.engine, repository)
+    repo = catalog.get_repository(svc.reader, repository)
     if "\x00" in path or any(part == ".." for part in path.split("/")):
         raise ApiError(400, "invalid_request", "path must be a relative path inside the repository")
-    answer = ownership.ownership(svc.engine, repo.id, path, weighting=weighting)
+    answer = ownership.ownership(svc.reader, repo.id, path, weighting=weighting)
     if answer is None:
         raise ApiError(404, "not_found", f"no ownership known for {path or '/'!r} in {repo.name!r}")
     return {"repository": repo.name, **answer}
@@ -45,14 +45,14 @@ def metrics_shipped(repository: str = Query(..., min_length=1, max_length=100),
                     week: str | None = Query(None, max_length=20, description="2024-W03 or a date in the week; "
                                              "default: the latest week with changes"),
                     svc: Services = Depends(services)) -> dict:
-    repo = catalog.get_repository(svc.engine, repository)
+    repo = catalog.get_repository(svc.reader, repository)
     start = None
     if week:
         try:
             start = shipped.parse_week(week)
         except ValueError:
             raise ApiError(400, "invalid_request", "week must look like 2024-W03 or 2024-01-17") from None
-    answer = shipped.shipped(svc.engine, repo.id, start)
+    answer = shipped.shipped(svc.reader, repo.id, start)
     if answer is None:
         if start is None:
             raise ApiError(404, "not_found", f"nothing shipped is known for {repo.name!r} yet")

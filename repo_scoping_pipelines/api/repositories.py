@@ -20,16 +20,16 @@ def health(request: Request) -> dict:
 
 @router.get("/repositories", summary="Registered repositories")
 def list_repositories(svc: Services = Depends(services)) -> dict:
-    return {"repositories": [_summary(svc, r) for r in catalog.list_repositories(svc.engine)]}
+    return {"repositories": [_summary(svc, r) for r in catalog.list_repositories(svc.reader)]}
 
 
 @router.get("/repositories/{name}", summary="One repository: latest snapshot and counts")
 def get_repository(name: str, svc: Services = Depends(services)) -> dict:
-    return _summary(svc, catalog.get_repository(svc.engine, name), detail=True)
+    return _summary(svc, catalog.get_repository(svc.reader, name), detail=True)
 
 
 def _summary(svc: Services, repo: catalog.Repository, detail: bool = False) -> dict:
-    snapshot = catalog.latest_snapshot(svc.engine, repo.id)
+    snapshot = catalog.latest_snapshot(svc.reader, repo.id)
     out = {
         "name": repo.name,
         "source_kind": repo.source_kind,
@@ -40,6 +40,6 @@ def _summary(svc: Services, repo: catalog.Repository, detail: bool = False) -> d
             "taken_at": snapshot["created_at"].isoformat()},
     }
     if detail:
-        out["languages"] = catalog.language_lines(svc.engine, repo.id)
-        out["chunks"] = chunk_store.chunk_counts(svc.engine, repo.id)
+        out["languages"] = catalog.language_lines(svc.reader, repo.id)
+        out["chunks"] = chunk_store.chunk_counts(svc.reader, repo.id)
     return out

@@ -24,7 +24,7 @@ def search(
 ) -> dict:
     """Results carry repository, path, 1-based inclusive start/end lines, kind, symbol, score, chunk id, snippet."""
     if repository is not None:
-        catalog.get_repository(svc.engine, repository)  # 404 for an unknown repository
+        catalog.get_repository(svc.reader, repository)  # 404 for an unknown repository
     outcome = search_code_with_fallback(svc, q, repository=repository, limit=limit, mode=mode)
     body: dict = {"results": outcome.results}
     if outcome.fallback:  # Milvus was unavailable: say how these results were found

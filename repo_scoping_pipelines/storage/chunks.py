@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.engine import Engine
 
-from .tables import chunk_vectors, content_chunks, files, repositories
+from .tables import chunk_vectors, content_chunks, files, index_generations, repositories
 
 CHUNK_COLUMNS = ("chunk_id", "path", "file_hash", "source", "kind", "symbol", "language", "start_line", "end_line",
                  "text", "index_text")
@@ -127,6 +129,24 @@ def mark_vectors(engine: Engine, repository_id: int, collection: str, chunk_ids:
                      [{"chunk_id": c, "collection": collection, "repository_id": repository_id} for c in chunk_ids])
 
 
+def mark_index_changed(engine: Engine, collection: str) -> str:
+    """Give the collection a new generation token (after its Milvus rows changed); return it."""
+    token = uuid.uuid4().hex
+    stmt = insert(index_generations).values(collection=collection, token=token)
+    with engine.begin() as conn:
+        conn.execute(stmt.on_conflict_do_update(index_elements=[index_generations.c.collection],
+                                                set_={"token": token, "changed_at": sa.func.now()}))
+    return token
+
+
+def index_generation(engine: Engine, collection: str) -> str:
+    """The collection's current generation token ("" before its first change)."""
+    with engine.connect() as conn:
+        token = conn.execute(sa.select(index_generations.c.token)
+                             .where(index_generations.c.collection == collection)).scalar()
+    return token or ""
+
+
 def unmark_vectors(engine: Engine, collection: str, chunk_ids: list[str]) -> None:
     if not chunk_ids:
         return
@@ -141,15 +161,23 @@ def vector_count(engine: Engine, repository_id: int, collection: str) -> int:
             chunk_vectors.c.repository_id == repository_id, chunk_vectors.c.collection == collection)).scalar_one()
 
 
+# Built once: search runs it on every request, and a statement rebuilt per call (an IN list of
+# fresh bind parameters) costs SQLAlchemy a new cache key each time. `= ANY(:ids)` binds one array.
+_CHUNKS_BY_IDS = (
+    sa.select(content_chunks.c.chunk_id, content_chunks.c.path, content_chunks.c.start_line,
+              content_chunks.c.end_line, content_chunks.c.kind, content_chunks.c.symbol, content_chunks.c.text,
+              repositories.c.name.label("repository"))
+    .join(repositories, repositories.c.id == content_chunks.c.repository_id)
+    .where(content_chunks.c.chunk_id == sa.any_(sa.bindparam("ids", type_=ARRAY(sa.Text))))
+)
+
+
 def chunks_by_ids(engine: Engine, chunk_ids: list[str]) -> dict[str, dict]:
+    """What a search result shows of each chunk (not its index text), by chunk id."""
     if not chunk_ids:
         return {}
     with engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(content_chunks, repositories.c.name.label("repository"))
-            .join(repositories, repositories.c.id == content_chunks.c.repository_id)
-            .where(content_chunks.c.chunk_id.in_(chunk_ids))
-        ).mappings().all()
+        rows = conn.execute(_CHUNKS_BY_IDS, {"ids": list(chunk_ids)}).mappings().all()
     return {r["chunk_id"]: dict(r) for r in rows}
 
 

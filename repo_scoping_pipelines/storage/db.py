@@ -45,12 +45,17 @@ def redact_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def make_engine(settings: Settings) -> Engine:
+def make_engine(settings: Settings, *, autocommit: bool = False) -> Engine:
+    """The project's engine; autocommit=True for read-only use (no BEGIN/ROLLBACK round trips)."""
+    options = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
     return sa.create_engine(
         database_url(settings),
+        **options,
         pool_pre_ping=True,
-        pool_size=5,
-        max_overflow=5,
+        # Connections past pool_size are opened and closed per checkout (a new Postgres backend
+        # each time): keep enough for the API's concurrent requests.
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_pool_size,
         connect_args={"connect_timeout": 10},
     )
 

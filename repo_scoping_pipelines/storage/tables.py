@@ -82,3 +82,13 @@ chunk_vectors = sa.Table(
     sa.Column("embedded_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.Index("ix_chunk_vectors_repository", "repository_id", "collection"),
 )
+
+# A fresh random token each time a Milvus collection's rows change (embedding runs, restores): search
+# caches key on it. A token, not a counter, so a restored backup cannot bring back a value already seen.
+index_generations = sa.Table(
+    "index_generations",
+    metadata,
+    sa.Column("collection", sa.Text, primary_key=True),
+    sa.Column("token", sa.Text, nullable=False),
+    sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
