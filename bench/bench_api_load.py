@@ -58,23 +58,32 @@ def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
     return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
 
 
-def _request(kind: str, name: str, rng: random.Random) -> tuple[str, dict]:
+WORDS = sorted({word for query in QUERIES for word in query.split()})
+
+
+def _query(rng: random.Random, fresh: bool) -> str:
+    """One of the 20 queries above (people repeat searches: the cache answers those), or with
+    --fresh-queries three random words from them, so that nearly every search goes to Milvus."""
+    return " ".join(rng.sample(WORDS, 3)) if fresh else rng.choice(QUERIES)
+
+
+def _request(kind: str, name: str, rng: random.Random, fresh: bool = False) -> tuple[str, dict]:
     if kind == "search":
-        return "/search", {"q": rng.choice(QUERIES), "limit": 10}
+        return "/search", {"q": _query(rng, fresh), "limit": 10}
     if kind == "search_keyword":
-        return "/search", {"q": rng.choice(QUERIES), "mode": "keyword", "repository": name}
+        return "/search", {"q": _query(rng, fresh), "mode": "keyword", "repository": name}
     if kind == "repositories":
         return "/repositories", {}
     return f"/repositories/{name}", {}
 
 
 async def _client(session: aiohttp.ClientSession, name: str, seed: int, until: float, results: dict,
-                  errors: list) -> None:
+                  errors: list, fresh: bool) -> None:
     rng = random.Random(seed)
     kinds, weights = zip(*MIX, strict=True)
     while time.perf_counter() < until:
         kind = rng.choices(kinds, weights)[0]
-        path, params = _request(kind, name, rng)
+        path, params = _request(kind, name, rng, fresh)
         started = time.perf_counter()
         try:
             async with session.get(path, params=params) as response:
@@ -87,7 +96,7 @@ async def _client(session: aiohttp.ClientSession, name: str, seed: int, until: f
             errors.append(f"{kind} {type(exc).__name__}: {exc}")
 
 
-async def load(base: str, name: str, clients: int, seconds: float) -> tuple[dict, list, float]:
+async def load(base: str, name: str, clients: int, seconds: float, fresh: bool = False) -> tuple[dict, list, float]:
     """clients concurrent keep-alive connections, each sending its next request as soon as the last
     answer arrives (no think time). aiohttp, not httpx: the generator shares the machine's cores
     with the server, and aiohttp costs it about half the CPU per request."""
@@ -98,7 +107,7 @@ async def load(base: str, name: str, clients: int, seconds: float) -> tuple[dict
                                      timeout=aiohttp.ClientTimeout(total=30)) as session:
         started = time.perf_counter()
         until = started + seconds
-        await asyncio.gather(*(_client(session, name, i, until, results, errors) for i in range(clients)))
+        await asyncio.gather(*(_client(session, name, i, until, results, errors, fresh) for i in range(clients)))
         return results, errors, time.perf_counter() - started
 
 
@@ -107,7 +116,9 @@ def main() -> None:
     parser.add_argument("--source", default=str(ROOT), help="git repository to index (default: this checkout)")
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=180)
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument("--fresh-queries", action="store_true",
+                        help="random three-word searches instead of the 20 fixed ones (measures the cache-miss path)")
     add_stack_args(parser)
     args = parser.parse_args()
     with throwaway_stack(args, "apiload") as (_settings, services):
@@ -146,7 +157,7 @@ def main() -> None:
                       "milvus server": lambda: [milvus_pid] if milvus_pid else [],
                       "postgres": lambda: _pids_named("postgres")}
             cpu_before = cpu_by_process(groups)
-            results, errors, wall = asyncio.run(load(base, name, args.clients, args.seconds))
+            results, errors, wall = asyncio.run(load(base, name, args.clients, args.seconds, args.fresh_queries))
             cpu_after = cpu_by_process(groups)
         finally:
             server.send_signal(signal.SIGTERM)

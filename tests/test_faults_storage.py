@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import dagster as dg
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from faults import ThrowawayPostgres, big_repo_files, count_rows, row_sets, wait_for
 from samples import SAMPLE_FILES
@@ -16,6 +18,7 @@ from repo_scoping_pipelines.refresh import refresh_in_process
 from repo_scoping_pipelines.registration import register_repository
 from repo_scoping_pipelines.search import search
 from repo_scoping_pipelines.services import close_all, open_services
+from repo_scoping_pipelines.storage.db import IDLE_PING_S
 from repo_scoping_pipelines.storage.tables import content_chunks
 
 
@@ -99,3 +102,20 @@ def test_milvus_unavailable_search_falls_back_then_catches_up(settings, monkeypa
     up = open_services(settings)
     result = search(up, "compute invoice total with tax", repository="payments")
     assert result.fallback is None and result.results[0]["symbol"] == "compute_invoice_total"
+
+
+def test_api_replaces_connections_dropped_while_idle(settings, services, make_repo):
+    """The read API pings a pooled connection only after it sat idle; one the server dropped
+    meanwhile (a Postgres restart, an idle timeout in between) is replaced, not served as an error."""
+    register_repository(services, "payments", str(make_repo("payments", SAMPLE_FILES).path))
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/repositories/payments").status_code == 200
+        with services.engine.connect() as conn:
+            dropped = conn.execute(sa.text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar_one()
+        assert dropped >= 1  # the reader pool's connection(s)
+        time.sleep(IDLE_PING_S + 0.2)
+        answer = client.get("/repositories/payments")
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["name"] == "payments"

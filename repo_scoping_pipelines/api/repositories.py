@@ -20,16 +20,17 @@ def health(request: Request) -> dict:
 
 @router.get("/repositories", summary="Registered repositories")
 def list_repositories(svc: Services = Depends(services)) -> dict:
-    return {"repositories": [_summary(svc, r) for r in catalog.list_repositories(svc.reader)]}
+    return {"repositories": [_summary(svc, repo, snapshot)
+                             for repo, snapshot in catalog.repositories_with_snapshots(svc.reader)]}
 
 
 @router.get("/repositories/{name}", summary="One repository: latest snapshot and counts")
 def get_repository(name: str, svc: Services = Depends(services)) -> dict:
-    return _summary(svc, catalog.get_repository(svc.reader, name), detail=True)
+    [(repo, snapshot)] = catalog.repositories_with_snapshots(svc.reader, name)
+    return _summary(svc, repo, snapshot, detail=True)
 
 
-def _summary(svc: Services, repo: catalog.Repository, detail: bool = False) -> dict:
-    snapshot = catalog.latest_snapshot(svc.reader, repo.id)
+def _summary(svc: Services, repo: catalog.Repository, snapshot: dict | None, detail: bool = False) -> dict:
     out = {
         "name": repo.name,
         "source_kind": repo.source_kind,

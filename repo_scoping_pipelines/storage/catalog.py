@@ -144,6 +144,26 @@ def latest_snapshot(engine: Engine, repository_id: int) -> dict | None:
     return dict(row) if row else None
 
 
+_SNAPSHOT_SUMMARY = (snapshots.c.commit_sha, snapshots.c.file_count, snapshots.c.total_bytes,
+                     snapshots.c.created_at.label("snapshot_created_at"))
+
+
+def repositories_with_snapshots(engine: Engine, name: str | None = None) -> list[tuple[Repository, dict | None]]:
+    """Every repository (or the one named) with its latest snapshot's summary, in one query."""
+    query = (sa.select(repositories, *_SNAPSHOT_SUMMARY)
+             .outerjoin(snapshots, snapshots.c.id == repositories.c.last_snapshot_id)
+             .order_by(repositories.c.name))
+    if name is not None:
+        query = query.where(repositories.c.name == name)
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    if name is not None and not rows:
+        raise NotFound(f"repository {name!r} is not registered")
+    return [(_repository(row), None if row.commit_sha is None else {
+        "commit_sha": row.commit_sha, "file_count": row.file_count, "total_bytes": row.total_bytes,
+        "created_at": row.snapshot_created_at}) for row in rows]
+
+
 def language_lines(engine: Engine, repository_id: int) -> dict[str, int]:
     """Lines per language over files that are not vendored, generated or documentation."""
     with engine.connect() as conn:

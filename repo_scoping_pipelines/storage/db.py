@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -45,19 +46,49 @@ def redact_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+IDLE_PING_S = 1.0
+
+
 def make_engine(settings: Settings, *, autocommit: bool = False) -> Engine:
-    """The project's engine; autocommit=True for read-only use (no BEGIN/ROLLBACK round trips)."""
+    """The project's engine; autocommit=True for read-only use (the API).
+
+    A read-only engine runs each query on its own (no BEGIN/ROLLBACK round trips) and pings only
+    connections that sat idle in the pool for over IDLE_PING_S: a connection the server dropped
+    while idle is replaced before use, and under load no request pays a ping round trip."""
     options = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
-    return sa.create_engine(
+    engine = sa.create_engine(
         database_url(settings),
         **options,
-        pool_pre_ping=True,
+        pool_pre_ping=not autocommit,
         # Connections past pool_size are opened and closed per checkout (a new Postgres backend
         # each time): keep enough for the API's concurrent requests.
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
         connect_args={"connect_timeout": 10},
     )
+    if autocommit:
+        _ping_when_idle(engine, IDLE_PING_S)
+    return engine
+
+
+def _ping_when_idle(engine: Engine, idle_s: float) -> None:
+    @sa.event.listens_for(engine, "checkin")
+    def _checked_in(dbapi_connection, record) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection, record, proxy) -> None:
+        since = record.info.pop("idle_since", None)
+        if since is None or time.monotonic() - since < idle_s:
+            return
+        try:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("SELECT 1")
+            cursor.close()
+        except Exception as exc:
+            # The pool discards this connection and checks out another (SQLAlchemy's documented
+            # checkout-event recipe for pessimistic disconnect handling).
+            raise sa.exc.DisconnectionError(f"pooled connection was dropped while idle: {exc}") from exc
 
 
 def alembic_config(connection: sa.Connection | None = None) -> Config:
