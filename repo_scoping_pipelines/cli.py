@@ -115,7 +115,9 @@ def search(query: str, repository: str | None, mode: str, limit: int) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-def serve(host: str, port: int) -> None:
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1),
+              help="API processes; one per core (each serves its own threads and search cache)")
+def serve(host: str, port: int, workers: int) -> None:
     """Serve the read API (OpenAPI at /docs)."""
     import uvicorn
 
@@ -125,7 +127,11 @@ def serve(host: str, port: int) -> None:
         settings = load_settings()
     except ConfigError as exc:
         _fail(str(exc))
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    else:  # each worker process builds the app from the same environment
+        uvicorn.run("repo_scoping_pipelines.api.app:create_app", factory=True, workers=workers, host=host,
+                    port=port, log_level="warning")
 
 
 @main.command()

@@ -8,9 +8,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
+import httpx
+import psutil
 import pytest
+from deployment_support import free_port
 from samples import SAMPLE_FILES
 
 from repo_scoping_pipelines.config import Settings
@@ -106,3 +110,25 @@ def test_embedded_default_demo(make_repo):
     finally:
         stop_milvus_server(Settings(home=home / "var"))
         shutil.rmtree(home, ignore_errors=True)
+
+
+def test_serve_with_worker_processes(cli_env, make_repo):
+    assert run_cli("register", "payments", str(make_repo("payments", SAMPLE_FILES).path), env=cli_env).returncode == 0
+    port = free_port()
+    server = subprocess.Popen([*CLI, "serve", "--port", str(port), "--workers", "2"], env=cli_env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        answer = None
+        for _ in range(120):
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/repositories/payments", timeout=5)
+                break
+            except httpx.TransportError:
+                time.sleep(0.5)
+        assert answer is not None and answer.status_code == 200, server.stderr
+        assert answer.json()["name"] == "payments"
+        workers = [p for p in psutil.Process(server.pid).children() if "spawn" in " ".join(p.cmdline())]
+        assert len(workers) == 2
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
