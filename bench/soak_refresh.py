@@ -21,6 +21,9 @@ import httpx
 from _common import ROOT, SOURCES, add_stack_args, git, throwaway_stack
 from bench_api_load import _free_port, load
 
+# A word found only in SOAK.md (spelled whole nowhere in this file, which the soak may index).
+MARKER = "zq" + "soakmarker"
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
@@ -36,6 +39,7 @@ def main() -> None:
         from repo_scoping_pipelines.dagster_instance import dagster_instance
         from repo_scoping_pipelines.refresh import refresh_in_process
         from repo_scoping_pipelines.registration import register_repository
+        from repo_scoping_pipelines.search import search
         from repo_scoping_pipelines.storage import catalog
         from repo_scoping_pipelines.storage import chunks as chunk_store
 
@@ -66,14 +70,14 @@ def main() -> None:
         loader = threading.Thread(target=hammer, daemon=True)
         loader.start()
         counts: dict[str, tuple] = {}
-        unstable = 0
+        unstable = stale_searches = 0
         try:
             with dagster_instance(settings) as instance:
                 for i in range(args.rounds):
                     if i % 2:
                         git(work, "revert", "--no-edit", "HEAD")
                     else:
-                        (work / "SOAK.md").write_text(f"# Soak round {i}\n\nA change to refresh.\n")
+                        (work / "SOAK.md").write_text(f"# Soak round {i}\n\nA change to refresh: {MARKER}.\n")
                         git(work, "add", "SOAK.md")
                         git(work, "commit", "-qm", f"soak {i}")
                     tree = git(work, "rev-parse", "HEAD^{tree}").strip()
@@ -85,21 +89,33 @@ def main() -> None:
                     files = len(catalog.previous_inventory(services.engine, repo.id))
                     state = (files, chunks, vectors, milvus)
                     stable = chunks == vectors == milvus and counts.setdefault(tree, state) == state
+                    # The API process caches searches: the same question must see SOAK.md come and go
+                    # once its cache re-reads the index generation (search_cache_refresh_s).
+                    time.sleep(settings.search_cache_refresh_s + 0.2)
+                    found = httpx.get(f"{base}/search", params={"q": MARKER, "mode": "keyword", "repository": name},
+                                      timeout=30).json()
+                    paths = [r["path"] for r in found["results"]]
+                    fresh = ("SOAK.md" in paths) == (i % 2 == 0)
+                    if not fresh:  # the answer without any cache, from this process, for comparison
+                        direct = search(services, MARKER, repository=name, mode="keyword", limit=10)
+                        print(f"  API answered {paths}; uncached: {[r['path'] for r in direct.results]}")
+                    stale_searches += not fresh
                     unstable += not stable
                     print(f"round {i}: {'ok' if outcome.success else 'FAILED ' + str(outcome.error)} "
                           f"{time.perf_counter() - started:.1f} s files={files} chunks={chunks} "
-                          f"vectors={vectors} milvus={milvus} {'stable' if stable else 'UNSTABLE'}", flush=True)
+                          f"vectors={vectors} milvus={milvus} {'stable' if stable else 'UNSTABLE'}, "
+                          f"search {'fresh' if fresh else 'STALE'}", flush=True)
         finally:
             stop.set()
             loader.join(timeout=60)
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=30)
             shutil.rmtree(work, ignore_errors=True)
-        print(f"\n{args.rounds} refreshes, {unstable} unstable; API {api_requests[0]} requests, "
-              f"{len(api_errors)} errors")
+        print(f"\n{args.rounds} refreshes, {unstable} unstable, {stale_searches} stale searches; "
+              f"API {api_requests[0]} requests, {len(api_errors)} errors")
         for error in api_errors[:10]:
             print("error:", error)
-        if unstable or api_errors:
+        if unstable or stale_searches or api_errors:
             sys.exit(1)
 
 
