@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import click
@@ -129,9 +132,21 @@ def serve(host: str, port: int, workers: int) -> None:
         _fail(str(exc))
     if workers == 1:
         uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
-    else:  # each worker process builds the app from the same environment
+        return
+    # Each worker process builds the app from the same environment; Prometheus counters of all of
+    # them are summed through prometheus-client's multiprocess folder (kept if the operator set one).
+    from .api.prometheus import MULTIPROC_ENV
+
+    own_folder = None
+    if not os.environ.get(MULTIPROC_ENV):
+        own_folder = tempfile.mkdtemp(prefix="repo-scoping-prometheus-")
+        os.environ[MULTIPROC_ENV] = own_folder
+    try:
         uvicorn.run("repo_scoping_pipelines.api.app:create_app", factory=True, workers=workers, host=host,
                     port=port, log_level="warning")
+    finally:
+        if own_folder:
+            shutil.rmtree(own_folder, ignore_errors=True)
 
 
 @main.command()

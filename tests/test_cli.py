@@ -129,6 +129,14 @@ def test_serve_with_worker_processes(cli_env, make_repo):
         assert answer.json()["name"] == "payments"
         workers = [p for p in psutil.Process(server.pid).children() if "spawn" in " ".join(p.cmdline())]
         assert len(workers) == 2
+        # Each request on a new connection, so both workers serve some; every scrape, whichever
+        # worker answers it, counts all of them.
+        for _ in range(29):
+            assert httpx.get(f"http://127.0.0.1:{port}/repositories/payments", timeout=10).status_code == 200
+        line = 'repo_scoping_http_requests_total{method="GET",route="/repositories/{name}",status="200"}'
+        for _ in range(4):
+            scrape = httpx.get(f"http://127.0.0.1:{port}/metrics/prometheus", timeout=10).text
+            assert f"{line} 30.0" in scrape.splitlines()
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
 from ..services import open_services
 from ..telemetry import HTTP_LATENCY, HTTP_REQUESTS, REGISTRY, StoredFiguresCollector
 
 router = APIRouter()
+# prometheus-client's multiprocess mode: set before the worker processes start, each writes its
+# counters under this folder and a scrape of any of them sums them all (`repo-scoping serve --workers`).
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 class PrometheusMiddleware:
@@ -53,7 +57,12 @@ def install_prometheus(app: FastAPI) -> None:
 @router.get("/metrics/prometheus", summary="Prometheus metrics (text exposition format)",
             response_class=Response, responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
 def prometheus_metrics(request: Request) -> Response:
-    body = generate_latest(REGISTRY)
+    if os.environ.get(MULTIPROC_ENV):  # several API worker processes: report all of them, summed
+        everyone = CollectorRegistry()
+        multiprocess.MultiProcessCollector(everyone)
+        body = generate_latest(everyone)
+    else:
+        body = generate_latest(REGISTRY)
     local = getattr(request.app.state, "prometheus_registry", None)
     if local is not None:
         body += generate_latest(local)
