@@ -20,6 +20,7 @@ import time
 import uuid
 from pathlib import Path
 
+import psutil
 import sqlalchemy as sa
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -96,11 +97,12 @@ def default_repo(name: str) -> Path:
 
 
 def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) the process has used so far; 0 once it is gone."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
+        times = psutil.Process(pid).cpu_times()
+    except psutil.NoSuchProcess:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    return times.user + times.system
 
 
 def milvus_server_pid(settings) -> int | None:

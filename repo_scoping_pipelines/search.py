@@ -9,6 +9,8 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from . import ops_log, telemetry
 from .redaction import redact
 from .search_text import query_text
@@ -46,6 +48,8 @@ def search(services: Services, q: str, *, repository: str | None = None, limit: 
         hits = services.search_cache.hits(
             services.collection, (q, repository, limit, mode),
             lambda: _milvus_search(services, q, keyword, repository, limit, mode))
+    except SQLAlchemyError:
+        raise  # Postgres (the cache's generation token) failed, not Milvus: no breaker, no fallback
     except Exception as exc:  # Milvus down, locked or refusing; the embedding provider failing
         reason = redact(f"{type(exc).__name__}: {exc}", ops_log.secrets()).splitlines()[0][:300] \
             if str(exc) else type(exc).__name__

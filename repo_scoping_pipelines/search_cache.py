@@ -20,7 +20,6 @@ from collections.abc import Callable, Hashable
 
 from cachetools import LRUCache
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from . import telemetry
 from .storage.chunks import index_generation
@@ -47,23 +46,19 @@ class SearchCache:
         return token
 
     def hits(self, collection: str, key: Hashable, search: Callable[[], list[dict]]) -> list[dict]:
-        """The cached hits for key in this collection's current generation, else search() stored."""
+        """The cached hits for key in this collection's current generation, else search()'s, stored."""
         if self._hits is None:
             return search()
-        try:
-            full_key = (collection, self.token(collection), key)
-        except SQLAlchemyError:  # Postgres is down: not Milvus's fault; reading the chunks will fail
-            return search()
+        full_key = (collection, self.token(collection), key)
         with self._lock:
             found = self._hits.get(full_key)
         if found is not None:
             telemetry.SEARCH_CACHE.labels("hit").inc()
-            return [dict(hit) for hit in found]
+            return list(found)
         telemetry.SEARCH_CACHE.labels("miss").inc()
         found = search()
         with self._lock:
-            self._hits[full_key] = tuple(
-                {"chunk_id": hit["chunk_id"], "score": hit["score"]} for hit in found)
+            self._hits[full_key] = tuple({"chunk_id": hit["chunk_id"], "score": hit["score"]} for hit in found)
         return found
 
     def clear(self) -> None:
