@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .. import ops_log
 from ..config import Settings
 from ..egress import check_url
-from ..redaction import redact
+from ..redaction import redact, redact_secrets
 from ..storage import abilities as store
 from ..storage.abilities import StoredFact
 from .guardrails import RunGuardrails, neutralise, unsafe_reason
@@ -185,7 +185,11 @@ def build_prompt(settings: Settings, repository: str, facts: list[StoredFact], c
     """Messages for one repository, with instruction-like repository text neutralised (and counted)."""
     fact_lines, fact_ids = [], set()
     for fact in [f for f in facts if f.kind in _FACT_KINDS_IN_PROMPT][:MAX_PROMPT_FACTS]:
-        subject, markers = neutralise(fact.subject[:200])
+        subject, secrets_found = redact_secrets(fact.subject[:200])
+        if secrets_found:
+            guardrails.hit("unsafe_content", f"fact:{repository}:{fact.fact_id}",
+                           f"{fact.path}: secret redacted ({', '.join(secrets_found)})")
+        subject, markers = neutralise(subject)
         if markers:
             guardrails.hit("prompt_injection", f"fact:{repository}:{fact.fact_id}", f"{fact.path}: {markers[0]}")
         fact_ids.add(str(fact.fact_id))
@@ -195,7 +199,12 @@ def build_prompt(settings: Settings, repository: str, facts: list[StoredFact], c
     for chunk in select_chunks(chunks, facts):
         if len(shown) >= MAX_PROMPT_CHUNKS:
             break
-        text, markers = neutralise(chunk["text"][:MAX_CHUNK_CHARS])
+        # Secrets first: a redacted chunk is what the model sees and what its quotes are checked against.
+        text, secrets_found = redact_secrets(chunk["text"][:MAX_CHUNK_CHARS])
+        if secrets_found:
+            guardrails.hit("unsafe_content", f"chunk:{chunk['chunk_id']}",
+                           f"{chunk['path']}: secret redacted ({', '.join(secrets_found)})")
+        text, markers = neutralise(text)
         if markers:
             guardrails.hit("prompt_injection", f"chunk:{chunk['chunk_id']}", f"{chunk['path']}: {markers[0]}")
         block = (f'<chunk id="{chunk["chunk_id"]}" path="{chunk["path"]}" '
