@@ -59,6 +59,17 @@ def refresh_in_process(instance: dg.DagsterInstance, name: str, *, tags: dict | 
     return outcome
 
 
+def publish_registry_in_process(instance: dg.DagsterInstance) -> bool:
+    """Rebuild ability_registry from the newest review decisions, in this process. Without a daemon the
+    review sensor never runs, so a refresh does this itself; the publish is idempotent when both do."""
+    from .definitions import defs
+
+    job = defs.resolve_job_def("publish_ability_registry")
+    result = job.execute_in_process(instance=instance, raise_on_error=False,
+                                    run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
+    return result.success
+
+
 _DATABASE_ERRORS = ("OperationalError", "InterfaceError", "AdminShutdown", "ConnectionFailure")
 
 

@@ -140,3 +140,26 @@ def test_serve_with_worker_processes(cli_env, make_repo):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_approve_then_refresh_publishes_the_ability_without_a_daemon(cli_env, make_repo, services):
+    """No daemon runs the review sensor here: `refresh` itself republishes the approved registry."""
+    from abilities_samples import SERVICE_FILES
+
+    from repo_scoping_pipelines.storage import abilities as ability_store
+    from repo_scoping_pipelines.storage import catalog
+
+    repo = make_repo("invoicer", SERVICE_FILES)
+    assert run_cli("register", "invoicer", str(repo.path), env=cli_env).returncode == 0
+    first = run_cli("refresh", "invoicer", env=cli_env)
+    assert first.returncode == 0, first.stderr
+    repo_id = catalog.get_repository(services.engine, "invoicer").id
+    candidate = next(c for c in ability_store.list_candidates(services.engine, repo_id) if c["status"] == "pending")
+    approved = run_cli("review", "approve", candidate["candidate_id"], "--reviewer", "ada", env=cli_env)
+    assert approved.returncode == 0, approved.stderr
+    assert ability_store.repository_abilities(services.engine, repo_id) == []  # not published yet
+
+    second = run_cli("refresh", "invoicer", env=cli_env)
+    assert second.returncode == 0, second.stderr
+    names = [a["name"] for a in ability_store.repository_abilities(services.engine, repo_id)]
+    assert names == [candidate["name"]]
