@@ -67,6 +67,7 @@ def register(name: str, source: str) -> None:
 def _refresh(names: tuple[str, ...], quiet: bool = False) -> list:
     from .dagster_instance import dagster_instance
     from .refresh import publish_registry_in_process, refresh_in_process
+    from .storage import abilities as ability_store
     from .storage import catalog
 
     services = _services()
@@ -89,7 +90,8 @@ def _refresh(names: tuple[str, ...], quiet: bool = False) -> list:
             else:
                 click.echo(f"    FAILED: {outcome.error}", err=True)
             outcomes.append(outcome)
-        if any(o.success for o in outcomes):
+        # Only when the registry lags the approvals (a review, or a refresh that retired one): no extra run otherwise.
+        if ability_store.registry_mismatches(services.engine):
             ok = publish_registry_in_process(instance)
             click.echo("ability_registry: " + ("published" if ok else "FAILED to publish"), err=not ok)
     return outcomes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s:]+(?::[^/@\s]*)?@")
@@ -36,18 +37,19 @@ _PEM_BLOCK = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY[A-Z ]*-----.*?(?:----
 SECRET_MASK = "[secret removed by repo-scoping]"
 
 
-def _secret_detectors() -> list:
+# An address in code is not a credential; masking it would only lose facts.
+_NOT_SECRETS = {"Public IP (ipv4)"}
+
+
+@functools.cache
+def _secret_detectors() -> tuple:
     """detect-secrets' pattern detectors (AWS, GitHub, GitLab, Slack, Stripe, OpenAI, JWT, private keys, ...).
     The entropy and keyword detectors are left out: on source code they flag ordinary identifiers."""
     from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
     from detect_secrets.plugins.base import RegexBasedDetector
 
-    return [cls() for cls in get_mapping_from_secret_type_to_class().values()
-            if issubclass(cls, RegexBasedDetector) and cls.secret_type not in _NOT_SECRETS]
-
-
-# An address in code is not a credential; masking it would only lose facts.
-_NOT_SECRETS = {"Public IP (ipv4)"}
+    return tuple(cls() for cls in get_mapping_from_secret_type_to_class().values()
+                 if issubclass(cls, RegexBasedDetector) and cls.secret_type not in _NOT_SECRETS)
 
 
 def _secret_values(detector, text: str) -> set[str]:
@@ -61,22 +63,14 @@ def _secret_values(detector, text: str) -> set[str]:
     return {v for v in values if len(v) >= 8 and v != SECRET_MASK}
 
 
-_DETECTORS: list | None = None
-
-
 def redact_secrets(text: str) -> tuple[str, list[str]]:
     """Repository text with every secret that a detector recognises masked, and the kinds found
     (detect-secrets' secret type names, e.g. "GitHub Token"). Used on every prompt sent to a model."""
-    global _DETECTORS
     if not text:
         return text, []
-    if _DETECTORS is None:
-        _DETECTORS = _secret_detectors()
-    kinds: list[str] = []
     out, pem = _PEM_BLOCK.subn(SECRET_MASK, text)
-    if pem:
-        kinds.append("Private Key")
-    for detector in _DETECTORS:
+    kinds = ["Private Key"] if pem else []
+    for detector in _secret_detectors():
         values = _secret_values(detector, out)
         for value in sorted(values, key=len, reverse=True):
             out = out.replace(value, SECRET_MASK)

@@ -180,18 +180,24 @@ chunk ids and fact ids that appear below; list at most 12 abilities, the most im
 the evidence does not show. If nothing is shown, answer {"abilities": []}."""
 
 
+def _prompt_safe(text: str, subject: str, path: str, guardrails: RunGuardrails) -> str:
+    """Repository text as a prompt may carry it: secrets masked (unsafe_content), then instruction-like
+    lines neutralised (prompt_injection). The result is also what the model's quotes are checked against."""
+    text, secret_kinds = redact_secrets(text)
+    if secret_kinds:
+        guardrails.hit("unsafe_content", subject, f"{path}: secret redacted ({', '.join(secret_kinds)})")
+    text, markers = neutralise(text)
+    if markers:
+        guardrails.hit("prompt_injection", subject, f"{path}: {markers[0]}")
+    return text
+
+
 def build_prompt(settings: Settings, repository: str, facts: list[StoredFact], chunks: list[dict],
                  guardrails: RunGuardrails) -> Prompt:
     """Messages for one repository, with instruction-like repository text neutralised (and counted)."""
     fact_lines, fact_ids = [], set()
     for fact in [f for f in facts if f.kind in _FACT_KINDS_IN_PROMPT][:MAX_PROMPT_FACTS]:
-        subject, secrets_found = redact_secrets(fact.subject[:200])
-        if secrets_found:
-            guardrails.hit("unsafe_content", f"fact:{repository}:{fact.fact_id}",
-                           f"{fact.path}: secret redacted ({', '.join(secrets_found)})")
-        subject, markers = neutralise(subject)
-        if markers:
-            guardrails.hit("prompt_injection", f"fact:{repository}:{fact.fact_id}", f"{fact.path}: {markers[0]}")
+        subject = _prompt_safe(fact.subject[:200], f"fact:{repository}:{fact.fact_id}", fact.path, guardrails)
         fact_ids.add(str(fact.fact_id))
         fact_lines.append(f"[fact:{fact.fact_id}] {fact.kind} {subject} ({fact.path}:{fact.line})")
     shown: dict[str, dict] = {}
@@ -199,14 +205,7 @@ def build_prompt(settings: Settings, repository: str, facts: list[StoredFact], c
     for chunk in select_chunks(chunks, facts):
         if len(shown) >= MAX_PROMPT_CHUNKS:
             break
-        # Secrets first: a redacted chunk is what the model sees and what its quotes are checked against.
-        text, secrets_found = redact_secrets(chunk["text"][:MAX_CHUNK_CHARS])
-        if secrets_found:
-            guardrails.hit("unsafe_content", f"chunk:{chunk['chunk_id']}",
-                           f"{chunk['path']}: secret redacted ({', '.join(secrets_found)})")
-        text, markers = neutralise(text)
-        if markers:
-            guardrails.hit("prompt_injection", f"chunk:{chunk['chunk_id']}", f"{chunk['path']}: {markers[0]}")
+        text = _prompt_safe(chunk["text"][:MAX_CHUNK_CHARS], f"chunk:{chunk['chunk_id']}", chunk["path"], guardrails)
         block = (f'<chunk id="{chunk["chunk_id"]}" path="{chunk["path"]}" '
                  f'lines="{chunk["start_line"]}-{chunk["end_line"]}">\n{text}\n</chunk>')
         if size + len(block) > MAX_PROMPT_CHARS and shown:
