@@ -30,7 +30,6 @@ def evidence_problems(engine, rows: list[dict]) -> dict[str, int]:
     deps=[observed_facts, content_chunks],
     group_name="abilities",
     kinds={"python", "openai", "postgres"},
-    owners=["team:repo-scoping"],
     pool="llm",
     check_specs=[dg.AssetCheckSpec("candidates_cite_evidence", asset="ability_candidates",
                                    description="Every candidate cites facts or chunks, and every cited id is stored.")],
@@ -79,7 +78,6 @@ def ability_candidates(context: dg.AssetExecutionContext, repo_scoping: RepoScop
     deps=[ability_candidates],
     group_name="abilities",
     kinds={"postgres"},
-    owners=["team:repo-scoping"],
     check_specs=[dg.AssetCheckSpec("registry_only_approved", asset="ability_registry",
                                    description="The registry holds exactly the approved, current candidates.")],
 )
@@ -104,6 +102,3 @@ def ability_registry(context: dg.AssetExecutionContext, repo_scoping: RepoScopin
         check_results=[dg.AssetCheckResult(check_name="registry_only_approved", passed=mismatches == 0,
                                             metadata={"mismatches": mismatches, "published": result.total})],
     )
-
-
-ASSETS = [ability_candidates, ability_registry]

@@ -15,7 +15,6 @@ from ._metadata import markdown_table
     partitions_def=repositories,
     group_name="collection",
     kinds={"git", "postgres"},
-    owners=["team:repo-scoping"],
     check_specs=[dg.AssetCheckSpec("inventory_matches_tree", asset="repository_snapshot",
                                    description="Every file of the commit's tree is inventoried, nothing else.")],
 )
@@ -50,6 +49,3 @@ def repository_snapshot(context: dg.AssetExecutionContext, repo_scoping: RepoSco
             check_name="inventory_matches_tree", passed=stored == result.files,
             metadata={"stored": stored, "tree": result.files})],
     )
-
-
-ASSETS = [repository_snapshot]

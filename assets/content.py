@@ -18,7 +18,6 @@ from .collection import repository_snapshot
     deps=[repository_snapshot],
     group_name="content",
     kinds={"python", "postgres"},
-    owners=["team:repo-scoping"],
     check_specs=[dg.AssetCheckSpec("chunk_spans_valid", asset="content_chunks",
                                    description="1-based inclusive spans; every chunk belongs to a current file.")],
 )
@@ -54,7 +53,6 @@ def content_chunks(context: dg.AssetExecutionContext, repo_scoping: RepoScopingR
     deps=[content_chunks, "pull_requests", "tracker_issues"],  # PR and issue text is embedded in the same run
     group_name="content",
     kinds={"milvus"},
-    owners=["team:repo-scoping"],
     check_specs=[dg.AssetCheckSpec("vectors_match_chunks", asset="chunk_embeddings",
                                    description="Milvus holds exactly one vector per stored chunk.")],
 )
@@ -80,6 +78,3 @@ def chunk_embeddings(context: dg.AssetExecutionContext, repo_scoping: RepoScopin
             check_name="vectors_match_chunks", passed=chunks == result.total == in_milvus,
             metadata={"chunks": chunks, "recorded_vectors": result.total, "milvus_rows": in_milvus})],
     )
-
-
-ASSETS = [content_chunks, chunk_embeddings]

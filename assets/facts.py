@@ -12,15 +12,12 @@ from repo_scoping_pipelines.storage import facts as fact_store
 from ._metadata import markdown_table
 from .collection import repository_snapshot
 
-OWNERS = ["team:repo-scoping"]
-
 
 @dg.asset(
     partitions_def=repositories,
     deps=[repository_snapshot],
     group_name="facts",
     kinds={"python", "postgres"},
-    owners=OWNERS,
     check_specs=[
         dg.AssetCheckSpec("evidence_exists", asset="observed_facts",
                           description="Every fact's evidence file is in the snapshot with the content hash it was "
@@ -80,7 +77,6 @@ def observed_facts(context: dg.AssetExecutionContext, repo_scoping: RepoScopingR
     deps=[repository_snapshot, observed_facts],
     group_name="facts",
     kinds={"python", "postgres"},
-    owners=OWNERS,
     check_specs=[
         dg.AssetCheckSpec("edges_resolve", asset="dependency_graph",
                           description="Every edge joins two stored nodes and cites an importing file and line of "
@@ -125,6 +121,3 @@ def dependency_graph(context: dg.AssetExecutionContext, repo_scoping: RepoScopin
                                 metadata=ranges),
         ],
     )
-
-
-ASSETS = [observed_facts, dependency_graph]

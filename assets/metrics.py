@@ -29,7 +29,6 @@ from .trackers import pull_requests
 # Days from 1980 (older author dates are reported as implausible) through today, in UTC.
 daily_partitions = dg.DailyPartitionsDefinition(start_date=EARLIEST_PLAUSIBLE.isoformat(), timezone="UTC",
                                                 end_offset=1)
-OWNERS = ["team:repo-scoping"]
 
 
 def _day(value) -> str:
@@ -50,7 +49,6 @@ def _without_history(context: dg.AssetExecutionContext, check_name: str) -> dg.M
     deps=[repository_snapshot],
     group_name="metrics",
     kinds={"git", "postgres"},
-    owners=OWNERS,
     check_specs=[dg.AssetCheckSpec("commits_match_git", asset="commit_history",
                                    description="Stored commits = git rev-list --no-merges --count HEAD.")],
 )
@@ -104,7 +102,6 @@ def commit_history(context: dg.AssetExecutionContext, repo_scoping: RepoScopingR
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name="metrics",
     kinds={"postgres"},
-    owners=OWNERS,
     check_specs=[dg.AssetCheckSpec("daily_matches_history", asset="author_metrics_daily",
                                    description="The days' commits per author sum to the stored commits of those days.")],
 )
@@ -133,7 +130,6 @@ def author_metrics_daily(context: dg.AssetExecutionContext,
     deps=[commit_history],
     group_name="metrics",
     kinds={"postgres"},
-    owners=OWNERS,
     check_specs=[dg.AssetCheckSpec("all_time_matches_history", asset="author_metrics_window",
                                    description="All-time commits per author sum to the stored commits.")],
 )
@@ -163,7 +159,6 @@ def author_metrics_window(context: dg.AssetExecutionContext,
     deps=[commit_history],
     group_name="metrics",
     kinds={"postgres"},
-    owners=OWNERS,
     check_specs=[dg.AssetCheckSpec("ownership_rows_valid", asset="file_ownership",
                                    description="No negative line counts; every row has a commit.")],
 )
@@ -199,7 +194,6 @@ def file_ownership(context: dg.AssetExecutionContext, repo_scoping: RepoScopingR
     deps=[commit_history, pull_requests],
     group_name="metrics",
     kinds={"postgres"},
-    owners=OWNERS,
     check_specs=[dg.AssetCheckSpec("weeks_cover_history", asset="what_shipped",
                                    description="From commits: every stored commit is in exactly one week.")],
 )
@@ -221,6 +215,3 @@ def what_shipped(context: dg.AssetExecutionContext, repo_scoping: RepoScopingRes
         check_results=[dg.AssetCheckResult(check_name="weeks_cover_history", passed=total == expected,
                                            metadata={"in_weeks": total, "expected": expected})],
     )
-
-
-ASSETS = [commit_history, author_metrics_daily, author_metrics_window, file_ownership, what_shipped]

@@ -13,8 +13,6 @@ from repo_scoping_pipelines.run_tags import is_full_refresh
 
 from .collection import repository_snapshot
 
-OWNERS = ["team:repo-scoping"]
-
 
 def _result(context: dg.AssetExecutionContext, result: SyncResult, check: str) -> dg.MaterializeResult:
     name = context.partition_key
@@ -41,7 +39,6 @@ def _result(context: dg.AssetExecutionContext, result: SyncResult, check: str) -
     deps=[repository_snapshot],
     group_name="collection",
     kinds={"github", "postgres"},
-    owners=OWNERS,
     pool="github",
     check_specs=[dg.AssetCheckSpec("github_sync_succeeded", asset="pull_requests",
                                    description="The last GitHub sync answered (or GitHub is not configured).")],
@@ -60,7 +57,6 @@ def pull_requests(context: dg.AssetExecutionContext, repo_scoping: RepoScopingRe
     deps=[repository_snapshot],
     group_name="collection",
     kinds={"postgres"},
-    owners=OWNERS,
     pool="redmine",
     check_specs=[dg.AssetCheckSpec("redmine_sync_succeeded", asset="tracker_issues",
                                    description="The last Redmine sync answered (or Redmine is not configured).")],
@@ -72,6 +68,3 @@ def tracker_issues(context: dg.AssetExecutionContext, repo_scoping: RepoScopingR
     services = repo_scoping.services()
     result = sync_tracker_issues(services, context.partition_key, full=is_full_refresh(context.run.tags))
     return _result(context, result, "redmine_sync_succeeded")
-
-
-ASSETS = [pull_requests, tracker_issues]

@@ -169,16 +169,28 @@ def health() -> None:
     sys.exit(0 if report["status"] == "ok" else 1)
 
 
+def _source_checkout() -> Path | None:
+    """This project's source checkout when running from one (editable install), else None (a wheel)."""
+    if (PROJECT_ROOT / "pyproject.toml").is_file() and (PROJECT_ROOT / "migrations" / "env.py").is_file():
+        return PROJECT_ROOT
+    return None
+
+
 @main.command()
-@click.argument("source", required=False, default=str(PROJECT_ROOT))
+@click.argument("source", required=False, default=None)
 @click.option("--name", default=None, help="Repository name (default: the source's folder name)")
 @click.option("--query", default="register a repository and refresh it", show_default=True)
-def demo(source: str, name: str | None, query: str) -> None:
+def demo(source: str | None, name: str | None, query: str) -> None:
     """Register SOURCE (default: this project's checkout), refresh it and print what was found."""
     from .registration import RegistrationError, register_repository, validate_name
     from .search import search_code
     from .storage import catalog
 
+    if source is None:
+        checkout = _source_checkout()
+        if checkout is None:
+            _fail("no SOURCE given and this is an installed package, not a checkout: pass a git path or URL")
+        source = str(checkout)
     services = _services()
     name = name or "".join(c if c.isalnum() or c in "._-" else "-" for c in Path(source.rstrip("/")).stem)
     try:

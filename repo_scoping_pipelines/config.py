@@ -10,6 +10,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The source checkout when running from one (editable install); in an installed wheel it is just
+# site-packages, so nothing at run time may rely on it (package data: importlib.resources).
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Name pattern for repositories: it becomes a Dagster partition key, a path segment and a
 # Milvus filter literal, so keep it to a safe alphabet.
@@ -25,7 +27,10 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="REPO_SCOPING_", extra="ignore", frozen=True)
 
-    home: Path = Field(default=PROJECT_ROOT / "var", description="Folder for the embedded engines' data")
+    # var/ of the folder the command runs in (absolute, so child processes agree whatever their cwd);
+    # never beside the installed package, which may be a read-only site-packages.
+    home: Path = Field(default_factory=lambda: Path.cwd() / "var",
+                       description="Folder for the embedded engines' data (default: ./var)")
     database_url: SecretStr | None = None
     milvus_uri: str | None = None
     milvus_token: SecretStr | None = None

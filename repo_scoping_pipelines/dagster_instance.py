@@ -3,6 +3,9 @@
 dagster.yaml names these classes, so `dagster dev`, the daemon and run workers all find the
 same database as our own code without any environment variable: the URL comes from the
 settings (REPO_SCOPING_DATABASE_URL, else the embedded pgserver under var/pgdata).
+
+dagster.yaml ships inside this package (package data, so a wheel has it too); the top-level
+dagster.yaml of a checkout is a symlink to it, where `dagster dev` and the design card expect it.
 """
 
 from __future__ import annotations
@@ -10,14 +13,16 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib import resources
 from pathlib import Path
 
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
 
-from .config import PROJECT_ROOT, Settings, get_settings
+from .config import Settings, get_settings
 from .storage.db import dagster_database_url
 
-INSTANCE_YAML = PROJECT_ROOT / "dagster.yaml"
+# Package data: found the same way in a wheel, an editable install and a checkout.
+INSTANCE_YAML = resources.files(__package__).joinpath("dagster.yaml")
 
 
 def _url() -> str:
@@ -59,8 +64,9 @@ def prepare_dagster_home(settings: Settings) -> Path:
     home = Path(os.environ.get("DAGSTER_HOME") or settings.dagster_home)
     home.mkdir(parents=True, exist_ok=True)
     target = home / "dagster.yaml"
-    if not target.exists() or target.read_text() != INSTANCE_YAML.read_text():
-        target.write_text(INSTANCE_YAML.read_text())
+    wanted = INSTANCE_YAML.read_text()
+    if not target.exists() or target.read_text() != wanted:
+        target.write_text(wanted)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 

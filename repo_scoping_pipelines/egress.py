@@ -1,7 +1,8 @@
 """Outbound traffic policy: only hosts in REPO_SCOPING_ALLOWED_HOSTS (localhost always allowed).
 
-Every collector or client that talks to GitHub, Redmine, an LLM or a git remote calls
-`check_url` (or `allowed_session`) before the first request.
+Every outbound HTTP request goes through this policy: GitHub and Redmine through `allowed_session`
+(collectors/http.py), the `openai` SDK (LLM and embeddings) through `egress_http_client`; both check
+the first request and every redirect hop before connecting. Git remotes are checked with `host_allowed`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from urllib.parse import urlsplit
 from .collectors.git import LOCAL_HOSTS, host_allowed
 from .config import Settings
 
-__all__ = ["LOCAL_HOSTS", "EgressError", "allowed_session", "check_url", "host_allowed"]
+__all__ = ["LOCAL_HOSTS", "EgressError", "allowed_session", "check_url", "egress_http_client", "host_allowed"]
 
 
 class EgressError(PermissionError):
@@ -31,23 +32,41 @@ def check_url(url: str, settings: Settings, purpose: str) -> str:
     return url
 
 
+def _host(url: str) -> str:
+    return (urlsplit(url or "").hostname or "?").lower()
+
+
 def allowed_session(settings: Settings, purpose: str):
-    """A requests.Session that refuses (before connecting) any URL `check_url` refuses, redirects included."""
+    """A requests.Session that refuses, before connecting, any URL `check_url` refuses: the first
+    request and every redirect hop (requests sends each hop through `Session.send`)."""
     import requests
 
-    session = requests.Session()
+    class EgressSession(requests.Session):
+        def rebuild_auth(self, prepared_request, response):
+            # resolve_redirects calls this with the next hop's absolute URL, right before sending it.
+            try:
+                check_url(prepared_request.url, settings, purpose)
+            except EgressError as exc:
+                raise EgressError(f"refused redirect from {_host(response.url)!r} to "
+                                  f"{_host(prepared_request.url)!r}: {exc}") from None
+            super().rebuild_auth(prepared_request, response)
 
-    def _guard(response, *args, **kwargs):
-        location = response.headers.get("location")
-        if response.is_redirect and location:
-            check_url(requests.compat.urljoin(response.url, location), settings, purpose)
+        def send(self, request, **kwargs):
+            check_url(request.url, settings, purpose)
+            return super().send(request, **kwargs)
 
-    original = session.request
+    return EgressSession()
 
-    def request(method, url, *args, **kwargs):
-        check_url(url, settings, purpose)
-        return original(method, url, *args, **kwargs)
 
-    session.request = request  # type: ignore[method-assign]
-    session.hooks["response"].append(_guard)
-    return session
+def egress_http_client(settings: Settings, purpose: str, *, timeout: float, on_request=None):
+    """The http client for the `openai` SDK (`OpenAI(http_client=...)`): the SDK's own defaults, and a
+    request hook that checks every request, each redirect hop included, before it connects.
+    `on_request(request)` runs after the check (counting, rate limits)."""
+    from openai import DefaultHttpxClient
+
+    def _check(request) -> None:
+        check_url(str(request.url), settings, purpose)
+        if on_request is not None:
+            on_request(request)
+
+    return DefaultHttpxClient(timeout=timeout, event_hooks={"request": [_check]})

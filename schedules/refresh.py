@@ -37,6 +37,3 @@ def daily_author_metrics(context: dg.ScheduleEvaluationContext):
     """02:45 UTC: yesterday's per-author daily metrics, over every repository."""
     day = (context.scheduled_execution_time - timedelta(days=1)).strftime("%Y-%m-%d")
     return dg.RunRequest(run_key=f"daily-metrics-{day}", partition_key=day)
-
-
-SCHEDULES = [daily_refresh, weekly_full_refresh, daily_author_metrics]

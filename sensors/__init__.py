@@ -1,9 +1,1 @@
-"""Dagster sensors."""
-
-import dagster as dg
-
-from . import metrics, registrations, remote_heads, reviews
-
-
-def defs() -> dg.Definitions:
-    return dg.Definitions(sensors=[*registrations.SENSORS, *remote_heads.SENSORS, *metrics.SENSORS, *reviews.SENSORS])
+"""Dagster sensors, loaded from this package's modules by `repo_scoping_pipelines.definitions`."""

@@ -42,6 +42,3 @@ def author_metrics_daily_after_history(context: dg.SensorEvaluationContext):
         return dg.SkipReason("changed days fall outside the daily partitions")
     return dg.RunRequest(run_key=f"days-{first}-{last}-{result.cursor}",
                          tags={RANGE_START_TAG: first.isoformat(), RANGE_END_TAG: last.isoformat()})
-
-
-SENSORS = [author_metrics_daily_after_history]

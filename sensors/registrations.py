@@ -27,6 +27,3 @@ def repository_registrations(context: dg.SensorEvaluationContext, repo_scoping: 
         run_requests=[dg.RunRequest(run_key=f"registered-{name}", partition_key=name) for name in new],
         dynamic_partitions_requests=requests,
     )
-
-
-SENSORS = [repository_registrations]

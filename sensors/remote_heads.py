@@ -50,6 +50,3 @@ def remote_head_moves(context: dg.SensorEvaluationContext, repo_scoping: RepoSco
     if not requests:
         return dg.SkipReason(f"no head moved ({len(busy)} busy, {len(failed)} unreachable)")
     return dg.SensorResult(run_requests=requests)
-
-
-SENSORS = [remote_head_moves]

@@ -16,6 +16,3 @@ def review_decisions_sensor(context: dg.SensorEvaluationContext, repo_scoping: R
         return dg.SkipReason(f"no review decision after #{seen}")
     context.update_cursor(str(last))
     return dg.RunRequest(run_key=f"reviews-{seen + 1}-{last}", tags={"repo_scoping/decisions": f"{seen + 1}-{last}"})
-
-
-SENSORS = [review_decisions_sensor]

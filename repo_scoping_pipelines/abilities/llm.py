@@ -7,7 +7,8 @@ one JSON object that validates against `AbilityAnswer`; an invalid answer is ret
 validation error, then dropped. Every claimed ability must cite chunk ids that were in the prompt
 and quote text that is really in them, else it is dropped as ungrounded. Answers are cached by the
 hash of the prompt, so an unchanged repository makes no call; calls respect request and token rate
-limits and are retried with backoff on 429, 5xx, timeouts and lost connections.
+limits and are retried by the SDK itself (REPO_SCOPING_LLM_RETRIES) on 429, 5xx, timeouts and lost
+connections; every request and redirect hop is checked against REPO_SCOPING_ALLOWED_HOSTS.
 
 Nothing here raises to the caller: a failure comes back as `LlmOutcome(status="failed", error=...)`
 and the rule-based candidates stand on their own.
@@ -28,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .. import ops_log
 from ..config import Settings
-from ..egress import check_url
+from ..egress import EgressError, check_url, egress_http_client
 from ..redaction import redact, redact_secrets
 from ..storage import abilities as store
 from ..storage.abilities import StoredFact
@@ -308,19 +309,14 @@ class LlmOutcome:
     prompt_hash: str | None = None
 
 
-def _retry_after(exc) -> float | None:
-    response = getattr(exc, "response", None)
-    value = response.headers.get("retry-after") if response is not None else None
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
-
-
 class _Client:
-    """The openai client with our timeouts, retries, rate limits and usage accounting."""
+    """The openai client with our timeouts, rate limits and usage accounting. Retries are the SDK's own
+    (`max_retries` = REPO_SCOPING_LLM_RETRIES: 408, 409, 429, 5xx, timeouts and lost connections, with
+    its exponential backoff and the server's Retry-After); every HTTP request the SDK makes, each
+    retry and redirect hop included, passes a hook that checks egress, counts it and takes a
+    rate-limit slot."""
 
-    def __init__(self, settings: Settings, sleep=time.sleep) -> None:
+    def __init__(self, settings: Settings) -> None:
         from openai import OpenAI
 
         base_url = settings.llm_base_url or DEFAULT_BASE_URL
@@ -328,11 +324,22 @@ class _Client:
         self.secret = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""
         self.settings = settings
         self.model = settings.llm_model or ""
-        self.client = OpenAI(api_key=self.secret or "unused", base_url=base_url, timeout=settings.llm_timeout_s,
-                             max_retries=0)
         self.limiter = limiter_for(settings)
-        self.sleep = sleep
         self.calls = self.prompt_tokens = self.completion_tokens = 0
+        self._estimate = 0
+        self._slot: list | None = None
+        http = egress_http_client(settings, "REPO_SCOPING_LLM_BASE_URL", timeout=settings.llm_timeout_s,
+                                  on_request=self._on_request)
+        self.client = OpenAI(api_key=self.secret or "unused", base_url=base_url, timeout=settings.llm_timeout_s,
+                             max_retries=settings.llm_retries, http_client=http)
+
+    def _on_request(self, request) -> None:
+        """Each HTTP request, before it connects (egress was checked already)."""
+        retry = request.headers.get("x-stainless-retry-count", "0")
+        if retry.isdigit() and int(retry) > 0:
+            ops_log.event("llm.retry", model=self.model, attempt=int(retry))
+        self._slot = self.limiter.acquire(self._estimate)
+        self.calls += 1
 
     def _redact(self, text: str) -> str:
         return redact(text, [self.secret, *ops_log.secrets()])
@@ -340,53 +347,49 @@ class _Client:
     def complete(self, messages: list[dict], estimated_tokens: int) -> str:
         import openai
 
-        retries = self.settings.llm_retries
-        for attempt in range(retries + 1):
-            slot = self.limiter.acquire(estimated_tokens)
-            started = time.perf_counter()
-            self.calls += 1
-            try:
-                response = self.client.chat.completions.create(
-                    model=self.model, messages=messages, temperature=0, max_tokens=MAX_COMPLETION_TOKENS,
-                    response_format={"type": "json_object"})
-            except (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError,
-                    openai.APIConnectionError) as exc:
-                status = getattr(exc, "status_code", None)
-                what = f"HTTP {status}" if status else type(exc).__name__
-                if attempt >= retries:
-                    raise LlmFailure(f"{what} after {attempt + 1} attempt(s)") from None
-                delay = _retry_after(exc) or self.settings.llm_backoff_s * (2 ** attempt)
-                ops_log.event("llm.retry", model=self.model, attempt=attempt + 1, reason=what, delay_s=delay)
-                self.sleep(min(delay, 60.0))
-                continue
-            except openai.APIStatusError as exc:
-                raise LlmFailure(self._redact(f"HTTP {exc.status_code}: {str(exc)[:200]}")) from None
-            except Exception as exc:  # unparseable body (HTML, empty, not JSON): the server is not answering
-                raise LlmFailure(self._redact(f"malformed response: {type(exc).__name__}: {str(exc)[:200]}")) \
-                    from None
-            usage = getattr(response, "usage", None)
-            prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
-            completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
-            self.prompt_tokens += prompt_tokens
-            self.completion_tokens += completion_tokens
-            if prompt_tokens or completion_tokens:
-                self.limiter.settle(slot, prompt_tokens + completion_tokens)
-            ops_log.llm_usage(provider="openai", model=self.model, purpose="ability_candidates",
-                              prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
-                              duration_ms=round((time.perf_counter() - started) * 1000, 1))
-            try:
-                content = response.choices[0].message.content
-            except (AttributeError, IndexError, TypeError):
-                raise LlmFailure(f"malformed response: no message in {type(response).__name__}") from None
-            if not isinstance(content, str):
-                raise LlmFailure("malformed response: the message has no text content")
-            return content
-        raise LlmFailure("no answer")  # not reached: the loop returns or raises
+        self._estimate, self._slot = estimated_tokens, None
+        calls_before = self.calls
+        started = time.perf_counter()
+        try:
+            response = self.client.chat.completions.create(
+                model=self.model, messages=messages, temperature=0, max_tokens=MAX_COMPLETION_TOKENS,
+                response_format={"type": "json_object"})
+        except EgressError as exc:  # a redirect (or retry) to a host that is not allowed: never sent
+            raise LlmFailure(self._redact(str(exc))) from None
+        except (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError,
+                openai.APIConnectionError) as exc:  # still failing after the SDK's retries
+            status = getattr(exc, "status_code", None)
+            what = f"HTTP {status}" if status else type(exc).__name__
+            raise LlmFailure(f"{what} after {self.calls - calls_before} attempt(s)") from None
+        except openai.APIStatusError as exc:
+            raise LlmFailure(self._redact(f"HTTP {exc.status_code}: {str(exc)[:200]}")) from None
+        except Exception as exc:  # unparseable body (HTML, empty, not JSON): the server is not answering
+            raise LlmFailure(self._redact(f"malformed response: {type(exc).__name__}: {str(exc)[:200]}")) \
+                from None
+        usage = getattr(response, "usage", None)
+        prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
+        completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
+        self.prompt_tokens += prompt_tokens
+        self.completion_tokens += completion_tokens
+        if self._slot is not None and (prompt_tokens or completion_tokens):
+            self.limiter.settle(self._slot, prompt_tokens + completion_tokens)
+        ops_log.llm_usage(provider="openai", model=self.model, purpose="ability_candidates",
+                          prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+                          duration_ms=round((time.perf_counter() - started) * 1000, 1))
+        try:
+            content = response.choices[0].message.content
+        except (AttributeError, IndexError, TypeError):
+            raise LlmFailure(f"malformed response: no message in {type(response).__name__}") from None
+        if not isinstance(content, str):
+            raise LlmFailure("malformed response: the message has no text content")
+        return content
 
 
 def llm_candidates(settings: Settings, engine, repository: str, facts: list[StoredFact], chunks: list[dict],
                    guardrails: RunGuardrails, *, sleep=time.sleep) -> LlmOutcome:
-    """Grounded LLM candidates for one repository; never raises (a failure is in the outcome)."""
+    """Grounded LLM candidates for one repository; never raises (a failure is in the outcome).
+
+    `sleep` is accepted for callers' sake and unused: the SDK waits between its own retries."""
     if settings.llm_provider != "openai":
         return LlmOutcome(status="disabled")
     if not settings.llm_model:
@@ -405,7 +408,7 @@ def llm_candidates(settings: Settings, engine, repository: str, facts: list[Stor
                               candidates=grounded_candidates(answer, prompt, facts, repository, guardrails))
     client = None
     try:
-        client = _Client(settings, sleep=sleep)
+        client = _Client(settings)
         messages = list(prompt.messages)
         content = client.complete(messages, prompt.estimated_tokens)
         try:

@@ -1,18 +1,20 @@
-"""JSON over HTTPS for the outside trackers: allowed hosts only, retries with backoff on 5xx and
-timeouts, rate limits waited out (within a bound), conditional GETs, secrets never in errors."""
+"""JSON over HTTPS for the outside trackers: allowed hosts only (every request and redirect hop, through
+`egress.allowed_session`), retries with backoff on 5xx and timeouts (tenacity), rate limits waited out
+(within a bound), conditional GETs, secrets never in errors."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import requests
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from ..config import Settings
-from ..egress import EgressError, check_url
+from ..egress import EgressError, allowed_session, check_url
 from ..redaction import redact
 
 
@@ -44,9 +46,23 @@ def check_service_url(url: str, settings: Settings, variable: str) -> str:
         raise CollectorError(str(exc)) from None
 
 
+class _Retry(Exception):  # not an error: one attempt's outcome that the retry policy may repeat
+    """An answer worth repeating (5xx, lost connection, timeout, rate limit): `final` is the error when
+    no attempt is left, `rate_limit_wait` the seconds a rate limit asks for (None: plain backoff)."""
+
+    def __init__(self, final: CollectorError, rate_limit_wait: float | None = None, why: str = "") -> None:
+        super().__init__(str(final))
+        self.final, self.rate_limit_wait, self.why = final, rate_limit_wait, why
+
+
 @dataclass
 class JsonClient:
-    """GET JSON from one service with the project's retry and rate-limit policy."""
+    """GET JSON from one service with the project's retry and rate-limit policy.
+
+    Retries are tenacity's (exponential backoff from `backoff`, or the wait a rate limit names, at
+    most `retries` times); requests go through `egress.allowed_session`, which checks the first
+    request and every redirect hop against REPO_SCOPING_ALLOWED_HOSTS before connecting.
+    """
 
     service: str  # "GitHub", "Redmine": names the service in errors
     base_url: str
@@ -60,12 +76,17 @@ class JsonClient:
     credential_hint: str = ""
     requests_made: int = 0
     waited_s: float = 0.0
-    _session: requests.Session = field(default_factory=requests.Session)
+    _session: requests.Session | None = None  # egress.allowed_session; from_settings builds it
     _blocked_until: float = 0.0  # epoch seconds: the last answer said no requests are left until then
+
+    def __post_init__(self) -> None:
+        if self._session is None:
+            raise TypeError("JsonClient needs an egress-checked session: build it with JsonClient.from_settings")
 
     @classmethod
     def from_settings(cls, service: str, base_url: str, headers: dict[str, str], secrets: tuple[str, ...],
                       settings: Settings, **kw) -> JsonClient:
+        kw.setdefault("_session", allowed_session(settings, f"{service} request"))
         return cls(service=service, base_url=base_url, headers=headers, secrets=secrets,
                    timeout=settings.http_timeout_s, retries=settings.http_retries, backoff=settings.http_backoff_s,
                    max_wait=settings.http_max_wait_s, **kw)
@@ -73,11 +94,14 @@ class JsonClient:
     def _safe(self, text: str) -> str:
         return redact(text, self.secrets)
 
-    def _wait(self, seconds: float, why: str) -> None:
+    def _check_wait(self, seconds: float, why: str) -> None:
         if seconds > self.max_wait:
             until = datetime.fromtimestamp(time.time() + seconds, UTC).isoformat(timespec="seconds")
             raise RateLimited(f"{self.service} rate limit exhausted ({why}); it resets at {until}, "
                               f"in {seconds:.0f}s, longer than REPO_SCOPING_HTTP_MAX_WAIT_S={self.max_wait:g}")
+
+    def _wait(self, seconds: float, why: str) -> None:
+        self._check_wait(seconds, why)
         if seconds > 0:
             self.waited_s += seconds
             self.sleep(seconds)
@@ -103,6 +127,55 @@ class JsonClient:
             text = resp.text[:200]
         return self._safe(" ".join(str(text).split()))[:200]
 
+    # --- the retry policy (tenacity) ---------------------------------------------------------------------
+
+    def _retry_delay(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _Retry) and exc.rate_limit_wait is not None:
+            return exc.rate_limit_wait
+        return wait_exponential(multiplier=self.backoff, exp_base=2, min=0)(state)
+
+    def _before_retry_sleep(self, state: RetryCallState) -> None:
+        """Runs only when another attempt follows: a rate-limit wait past max_wait ends here."""
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _Retry) and exc.rate_limit_wait is not None:
+            self._check_wait(exc.rate_limit_wait, exc.why)
+            self._blocked_until = 0.0
+            if exc.rate_limit_wait > 0:
+                self.waited_s += exc.rate_limit_wait
+
+    def _retrying(self) -> Retrying:
+        return Retrying(stop=stop_after_attempt(self.retries + 1), retry=retry_if_exception_type(_Retry),
+                        wait=self._retry_delay, before_sleep=self._before_retry_sleep,
+                        sleep=lambda seconds: self.sleep(float(seconds)), reraise=True)
+
+    def _attempt(self, url: str, params: dict | None, headers: dict[str, str], path: str) -> requests.Response:
+        """One request; raises _Retry for an answer the policy may repeat."""
+        attempts = self.retries + 1  # what the final error reports: it is raised only when none are left
+        if self._blocked_until > time.time():
+            self._wait(self._blocked_until - time.time() + 1.0, "no requests left")
+        self.requests_made += 1
+        try:
+            resp = self._session.get(url, params=params, headers=headers, timeout=self.timeout)
+        except EgressError as exc:  # the first request or a redirect hop: refused before connecting
+            raise CollectorError(self._safe(f"{self.service} request for {path} not allowed: {exc}")) from None
+        except requests.RequestException as exc:
+            raise _Retry(CollectorError(self._safe(
+                f"{self.service} unreachable at {path} after {attempts} attempts: {type(exc).__name__}"))) from None
+        remaining = resp.headers.get("X-RateLimit-Remaining")
+        reset = resp.headers.get("X-RateLimit-Reset")
+        if remaining == "0" and reset and reset.strip().isdigit():
+            self._blocked_until = float(reset)
+        wait = self._rate_limit_wait(resp)
+        if wait is not None:
+            raise _Retry(RateLimited(f"{self.service} rate limit still exhausted after {attempts} attempts "
+                                     f"({resp.status_code} on {path})"),
+                         rate_limit_wait=wait, why=f"{resp.status_code} on {path}")
+        if resp.status_code >= 500:
+            raise _Retry(CollectorError(f"{self.service} answered {resp.status_code} for {path} after "
+                                        f"{attempts} attempts"))
+        return resp
+
     def get(self, url: str, *, params: dict | None = None, etag: str | None = None) -> Answer:
         if not url.startswith(self.base_url):
             raise CollectorError(f"{self.service} pointed to {self._safe(url)!r}, outside {self.base_url}")
@@ -110,42 +183,10 @@ class JsonClient:
         headers = dict(self.headers)
         if etag:
             headers["If-None-Match"] = etag
-        attempt = 0
-        while True:
-            if self._blocked_until > time.time():
-                self._wait(self._blocked_until - time.time() + 1.0, "no requests left")
-            self.requests_made += 1
-            try:
-                resp = self._session.get(url, params=params, headers=headers, timeout=self.timeout)
-            except requests.RequestException as exc:
-                if attempt >= self.retries:
-                    raise CollectorError(self._safe(
-                        f"{self.service} unreachable at {path} after {attempt + 1} attempts: "
-                        f"{type(exc).__name__}")) from None
-                self.sleep(self.backoff * 2 ** attempt)
-                attempt += 1
-                continue
-            remaining = resp.headers.get("X-RateLimit-Remaining")
-            reset = resp.headers.get("X-RateLimit-Reset")
-            if remaining == "0" and reset and reset.strip().isdigit():
-                self._blocked_until = float(reset)
-            wait = self._rate_limit_wait(resp)
-            if wait is not None:
-                if attempt >= self.retries:
-                    raise RateLimited(f"{self.service} rate limit still exhausted after {attempt + 1} attempts "
-                                      f"({resp.status_code} on {path})")
-                self._blocked_until = 0.0
-                self._wait(wait, f"{resp.status_code} on {path}")
-                attempt += 1
-                continue
-            if resp.status_code >= 500:
-                if attempt >= self.retries:
-                    raise CollectorError(f"{self.service} answered {resp.status_code} for {path} after "
-                                         f"{attempt + 1} attempts")
-                self.sleep(self.backoff * 2 ** attempt)
-                attempt += 1
-                continue
-            break
+        try:
+            resp = self._retrying()(self._attempt, url, params, headers, path)
+        except _Retry as exc:  # the last attempt was still a 5xx, a lost connection or a rate limit
+            raise exc.final from None
         if resp.status_code == 304:
             return Answer(304, None, dict(resp.headers), url)
         if resp.status_code == 401:

@@ -6,7 +6,7 @@ import time
 
 from .. import ops_log
 from ..config import Settings
-from ..egress import EgressError, check_url, host_allowed
+from ..egress import EgressError, check_url, egress_http_client, host_allowed
 from ..redaction import redact
 from . import EmbeddingError
 
@@ -23,7 +23,11 @@ class OpenAIEmbedder:
             raise EgressError("host 'api.openai.com' is not in REPO_SCOPING_ALLOWED_HOSTS")
         key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "unused"
         self._secret = key
-        self._client = OpenAI(api_key=key, base_url=settings.llm_base_url, timeout=60, max_retries=3)
+        # The SDK's own retries (429, 5xx, timeouts, lost connections); every request and redirect hop
+        # is checked against REPO_SCOPING_ALLOWED_HOSTS before it connects.
+        http = egress_http_client(settings, "REPO_SCOPING_LLM_BASE_URL", timeout=settings.llm_timeout_s)
+        self._client = OpenAI(api_key=key, base_url=settings.llm_base_url, timeout=settings.llm_timeout_s,
+                              max_retries=settings.llm_retries, http_client=http)
         self.model = settings.embedding_model or "text-embedding-3-small"
         self.dim = settings.embedding_dim
 

@@ -8,107 +8,25 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Engine
 
 from .catalog import NotFound
-from .tables import content_chunks, metadata, repositories
+from .tables import (
+    ability_candidates,
+    ability_registry,
+    ability_runs,
+    content_chunks,
+    facts,
+    llm_cache,
+    repositories,
+    review_decisions,
+)
 
 CANDIDATE_STATUSES = ("pending", "approved", "rejected")
 DECISIONS = {"approve": "approved", "reject": "rejected"}
 
-ability_candidates = sa.Table(
-    "ability_candidates",
-    metadata,
-    sa.Column("candidate_id", sa.Text, primary_key=True),
-    sa.Column("repository_id", sa.Integer, sa.ForeignKey(repositories.c.id, ondelete="CASCADE"), nullable=False),
-    sa.Column("ability_key", sa.Text, nullable=False),
-    sa.Column("name", sa.Text, nullable=False),
-    sa.Column("category", sa.Text, nullable=False),
-    sa.Column("description", sa.Text, nullable=False),
-    sa.Column("evidence", JSONB, nullable=False, server_default="[]"),
-    sa.Column("confidence", sa.Float, nullable=False),
-    sa.Column("source", sa.Text, nullable=False),  # rules | llm
-    sa.Column("status", sa.Text, nullable=False, server_default="pending"),  # pending | approved | rejected
-    sa.Column("snapshot_commit", sa.Text),
-    sa.Column("first_seen_commit", sa.Text),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
-    sa.Column("reviewed_at", sa.DateTime(timezone=True)),
-    sa.Column("retired_at", sa.DateTime(timezone=True)),  # not found in the latest snapshot
-    sa.UniqueConstraint("repository_id", "ability_key", name="uq_ability_candidates_repository_key"),
-    extend_existing=True,
-)
-
-review_decisions = sa.Table(
-    "review_decisions",
-    metadata,
-    sa.Column("id", sa.BigInteger, primary_key=True),
-    sa.Column("candidate_id", sa.Text, sa.ForeignKey(ability_candidates.c.candidate_id, ondelete="CASCADE"),
-              nullable=False),
-    sa.Column("repository_id", sa.Integer, sa.ForeignKey(repositories.c.id, ondelete="CASCADE"), nullable=False),
-    sa.Column("decision", sa.Text, nullable=False),  # approve | reject
-    sa.Column("reviewer", sa.Text, nullable=False),
-    sa.Column("note", sa.Text),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
-    extend_existing=True,
-)
-
-ability_registry = sa.Table(
-    "ability_registry",
-    metadata,
-    sa.Column("candidate_id", sa.Text, primary_key=True),
-    sa.Column("repository_id", sa.Integer, sa.ForeignKey(repositories.c.id, ondelete="CASCADE"), nullable=False),
-    sa.Column("repository", sa.Text, nullable=False),
-    sa.Column("ability_key", sa.Text, nullable=False),
-    sa.Column("name", sa.Text, nullable=False),
-    sa.Column("category", sa.Text, nullable=False),
-    sa.Column("description", sa.Text, nullable=False),
-    sa.Column("evidence", JSONB, nullable=False, server_default="[]"),
-    sa.Column("confidence", sa.Float, nullable=False),
-    sa.Column("source", sa.Text, nullable=False),
-    sa.Column("approved_by", sa.Text),
-    sa.Column("approval_note", sa.Text),
-    sa.Column("approved_at", sa.DateTime(timezone=True)),
-    sa.Column("published_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
-    extend_existing=True,
-)
-
-llm_cache = sa.Table(
-    "llm_cache",
-    metadata,
-    sa.Column("prompt_hash", sa.Text, primary_key=True),
-    sa.Column("model", sa.Text, nullable=False),
-    sa.Column("response", sa.Text, nullable=False),
-    sa.Column("prompt_tokens", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("completion_tokens", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
-    extend_existing=True,
-)
-
-ability_runs = sa.Table(
-    "ability_runs",
-    metadata,
-    sa.Column("id", sa.BigInteger, primary_key=True),
-    sa.Column("repository_id", sa.Integer, sa.ForeignKey(repositories.c.id, ondelete="CASCADE"), nullable=False),
-    sa.Column("run_id", sa.Text, nullable=False),
-    sa.Column("snapshot_commit", sa.Text),
-    sa.Column("rule_candidates", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("llm_candidates", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("llm_status", sa.Text, nullable=False),  # disabled | called | cached | failed
-    sa.Column("llm_error", sa.Text),
-    sa.Column("llm_calls", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("prompt_tokens", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("completion_tokens", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("guardrails", JSONB, nullable=False, server_default="{}"),
-    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
-    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
-    sa.UniqueConstraint("repository_id", "run_id", name="uq_ability_runs_repository_run"),
-    extend_existing=True,
-)
-
-
-# --- facts (owned by the facts stage; read here by name so this module needs nothing of theirs) ---------
+# --- facts (written by the facts stage; read here from the shared schema) -------------------------------
 
 @dataclass(frozen=True)
 class StoredFact:
@@ -123,47 +41,25 @@ class StoredFact:
     confidence: float = 1.0
 
 
-def _facts_table(conn: sa.Connection) -> sa.Table | None:
-    """The facts stage's `facts` table, reflected (None while that stage has not been migrated)."""
-    if not sa.inspect(conn).has_table("facts", schema=metadata.schema):
-        return None
-    return sa.Table("facts", sa.MetaData(), schema=metadata.schema, autoload_with=conn)
-
-
 def repository_facts(engine: Engine, repository_id: int) -> list[StoredFact]:
     """Every current fact of a repository, in a stable order."""
+    stmt = (sa.select(facts.c.fact_id, facts.c.kind, facts.c.subject, facts.c.value, facts.c.path, facts.c.line,
+                      facts.c.confidence)
+            .where(facts.c.repository_id == repository_id))
     with engine.connect() as conn:
-        table = _facts_table(conn)
-        if table is None:
-            return []
-        cols = table.c
-        id_col = next((cols[c] for c in ("fact_id", "id") if c in cols), None)
-        stmt = sa.select(table).where(cols.repository_id == repository_id)
-        rows = conn.execute(stmt).mappings().all()
-    out = []
-    for row in rows:
-        value = row.get("value")  # JSONB: already decoded
-        fact_id = str(row[id_col.name]) if id_col is not None else f"{row['kind']}:{row['subject']}:{row['path']}"
-        out.append(StoredFact(fact_id=fact_id, kind=row["kind"], subject=str(row["subject"]), value=value,
-                              path=row.get("path") or "", line=int(row.get("line") or 0),
-                              confidence=float(row.get("confidence") or 1.0)))
+        rows = conn.execute(stmt).all()
+    out = [StoredFact(fact_id=row.fact_id, kind=row.kind, subject=row.subject, value=row.value,  # JSONB: decoded
+                      path=row.path, line=row.line, confidence=float(row.confidence)) for row in rows]
     out.sort(key=lambda f: (f.kind, f.path, f.line, f.subject, f.fact_id))
     return out
 
 
 def fact_ids_present(engine: Engine, fact_ids: Iterable[str]) -> set[str]:
-    ids = [str(i) for i in fact_ids]
+    ids = list(dict.fromkeys(str(i) for i in fact_ids))
     if not ids:
         return set()
     with engine.connect() as conn:
-        table = _facts_table(conn)
-        if table is None:
-            return set()
-        id_col = next((table.c[c] for c in ("fact_id", "id") if c in table.c), None)
-        if id_col is None:
-            return set()
-        found = conn.execute(sa.select(sa.cast(id_col, sa.Text)).where(sa.cast(id_col, sa.Text).in_(ids))).scalars()
-        return set(found)
+        return set(conn.execute(sa.select(facts.c.fact_id).where(facts.c.fact_id.in_(ids))).scalars())
 
 
 # --- chunks the prompt may quote ------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from pathlib import Path
 
@@ -13,9 +14,20 @@ from sqlalchemy.engine import Engine, make_url
 from ..config import Settings
 from ..embedded import embedded_postgres_uri
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
-if not MIGRATIONS_DIR.exists():  # editable checkout: migrations/ sits at the top level
-    MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+
+def _migrations_dir() -> Path:
+    """The folder of the package repo_scoping_pipelines.migrations, wherever it was installed from.
+
+    pyproject maps that package to the top-level migrations/ (package-dir), so a wheel has it
+    inside repo_scoping_pipelines/ while an editable install finds it at the checkout's top level.
+    """
+    spec = importlib.util.find_spec("repo_scoping_pipelines.migrations")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the package repo_scoping_pipelines.migrations is not installed")
+    return Path(next(iter(spec.submodule_search_locations))).resolve()
+
+
+MIGRATIONS_DIR = _migrations_dir()
 _MIGRATION_LOCK_ID = 0x5245504F  # pg advisory lock key: "REPO"
 
 

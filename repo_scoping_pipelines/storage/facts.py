@@ -6,74 +6,10 @@ import hashlib
 import json
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Engine
 
-from .tables import files, metadata, repositories, snapshots
-
-# What each file yielded the last time it was read, keyed by its content hash: a refresh re-reads a file
-# only when its hash (or the extractor version) changed.
-fact_file_state = sa.Table(
-    "fact_file_state",
-    metadata,
-    sa.Column("repository_id", sa.Integer, sa.ForeignKey(repositories.c.id, ondelete="CASCADE"), primary_key=True),
-    sa.Column("path", sa.Text, primary_key=True),
-    sa.Column("content_hash", sa.Text, nullable=False),
-    sa.Column("extractor_version", sa.Text, nullable=False),
-    sa.Column("family", sa.Text, nullable=False),
-    sa.Column("extraction", JSONB, nullable=False),  # FileExtraction.as_json()
-    sa.Column("extracted_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
-)
-
-facts = sa.Table(
-    "facts",
-    metadata,
-    sa.Column("fact_id", sa.Text, primary_key=True),
-    sa.Column("repository_id", sa.Integer, sa.ForeignKey(repositories.c.id, ondelete="CASCADE"), nullable=False),
-    sa.Column("snapshot_id", sa.Integer, sa.ForeignKey(snapshots.c.id, ondelete="CASCADE"), nullable=False),
-    sa.Column("commit_sha", sa.Text, nullable=False),
-    sa.Column("kind", sa.Text, nullable=False),
-    sa.Column("subject", sa.Text, nullable=False),
-    sa.Column("value", JSONB, nullable=False),
-    sa.Column("path", sa.Text, nullable=False),
-    sa.Column("line", sa.Integer, nullable=False),
-    sa.Column("confidence", sa.Float, nullable=False),
-    sa.Column("source_hash", sa.Text, nullable=False),  # content hash of the evidence file
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
-    sa.Index("ix_facts_repository_kind", "repository_id", "kind"),
-)
-
-graph_nodes = sa.Table(
-    "graph_nodes",
-    metadata,
-    sa.Column("repository_id", sa.Integer, sa.ForeignKey(repositories.c.id, ondelete="CASCADE"), primary_key=True),
-    sa.Column("node_id", sa.Text, primary_key=True),
-    sa.Column("snapshot_id", sa.Integer, sa.ForeignKey(snapshots.c.id, ondelete="CASCADE"), nullable=False),
-    sa.Column("name", sa.Text, nullable=False),
-    sa.Column("path", sa.Text),  # null for external packages
-    sa.Column("language", sa.Text),
-    sa.Column("kind", sa.Text, nullable=False),  # module | package | external | stdlib
-    sa.Column("internal", sa.Boolean, nullable=False),
-    sa.Column("lines", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("files", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("in_degree", sa.Integer, nullable=False),
-    sa.Column("out_degree", sa.Integer, nullable=False),
-    sa.Column("pagerank", sa.Float, nullable=False),
-    sa.Column("rank", sa.Integer),  # 1 = most central internal module; null for external packages
-)
-
-graph_edges = sa.Table(
-    "graph_edges",
-    metadata,
-    sa.Column("repository_id", sa.Integer, sa.ForeignKey(repositories.c.id, ondelete="CASCADE"), primary_key=True),
-    sa.Column("source", sa.Text, primary_key=True),
-    sa.Column("target", sa.Text, primary_key=True),
-    sa.Column("snapshot_id", sa.Integer, sa.ForeignKey(snapshots.c.id, ondelete="CASCADE"), nullable=False),
-    sa.Column("kind", sa.Text, nullable=False),  # internal | external | stdlib
-    sa.Column("count", sa.Integer, nullable=False),
-    sa.Column("path", sa.Text, nullable=False),  # evidence: the first importing file and line
-    sa.Column("line", sa.Integer, nullable=False),
-)
+from .tables import fact_file_state, facts, files, graph_edges, graph_nodes, repositories
 
 _BATCH = 1000
 

@@ -8,178 +8,22 @@ from contextlib import contextmanager
 from datetime import date, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Engine
 
-from .tables import SCHEMA, metadata, repositories
-
-
-def _repo_fk() -> sa.ForeignKey:
-    return sa.ForeignKey(repositories.c.id, ondelete="CASCADE")
-
-history_commits = sa.Table(
-    "history_commits",
-    metadata,
-    sa.Column("repository_id", sa.Integer, _repo_fk(), primary_key=True),
-    sa.Column("sha", sa.Text, primary_key=True),
-    sa.Column("author_name", sa.Text, nullable=False),
-    sa.Column("author_email", sa.Text, nullable=False),
-    sa.Column("committer_name", sa.Text, nullable=False),
-    sa.Column("committer_email", sa.Text, nullable=False),
-    sa.Column("authored_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("committed_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("author_day", sa.Date, nullable=False),  # UTC day of the author date
-    sa.Column("subject", sa.Text, nullable=False),
-    sa.Column("change_type", sa.Text, nullable=False),  # conventional-commit type or "other"
-    sa.Column("lines_added", sa.Integer, nullable=False),
-    sa.Column("lines_deleted", sa.Integer, nullable=False),
-    sa.Column("files_changed", sa.Integer, nullable=False),
-    sa.Index("ix_history_commits_day", "repository_id", "author_day"),
-    extend_existing=True,
+from .tables import (
+    SCHEMA,
+    author_daily,
+    author_window,
+    collector_state,
+    file_owners,
+    history_commit_files,
+    history_commits,
+    history_state,
+    pull_requests,
+    shipped_weeks,
 )
-
-history_commit_files = sa.Table(
-    "history_commit_files",
-    metadata,
-    sa.Column("repository_id", sa.Integer, _repo_fk(), nullable=False),
-    sa.Column("sha", sa.Text, nullable=False),
-    sa.Column("path", sa.Text, nullable=False),
-    sa.Column("old_path", sa.Text),  # set for a rename
-    sa.Column("added", sa.Integer, nullable=False),
-    sa.Column("deleted", sa.Integer, nullable=False),
-    sa.Column("is_binary", sa.Boolean, nullable=False),
-    sa.Index("ix_history_commit_files_sha", "repository_id", "sha"),
-    extend_existing=True,
-)
-
-history_state = sa.Table(
-    "history_state",
-    metadata,
-    sa.Column("repository_id", sa.Integer, _repo_fk(), primary_key=True),
-    sa.Column("head_sha", sa.Text, nullable=False),  # the watermark: history is stored up to here
-    sa.Column("mailmap_blob", sa.Text, nullable=False, server_default=""),
-    sa.Column("commit_count", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("extracted_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
-    sa.Column("full_extracted_at", sa.DateTime(timezone=True)),
-    # What file_ownership / what_shipped were last computed from: equal keys mean nothing to redo.
-    sa.Column("ownership_key", sa.Text),
-    sa.Column("shipped_key", sa.Text),
-    extend_existing=True,
-)
-
-author_daily = sa.Table(
-    "author_daily",
-    metadata,
-    sa.Column("repository_id", sa.Integer, _repo_fk(), primary_key=True),
-    sa.Column("day", sa.Date, primary_key=True),
-    sa.Column("author_email", sa.Text, primary_key=True),
-    sa.Column("author_name", sa.Text, nullable=False),
-    sa.Column("commits", sa.Integer, nullable=False),
-    sa.Column("lines_added", sa.Integer, nullable=False),
-    sa.Column("lines_deleted", sa.Integer, nullable=False),
-    sa.Column("files_touched", sa.Integer, nullable=False),
-    sa.Index("ix_author_daily_day", "day"),
-    extend_existing=True,
-)
-
-author_window = sa.Table(
-    "author_window",
-    metadata,
-    sa.Column("repository_id", sa.Integer, _repo_fk(), primary_key=True),
-    sa.Column("window", sa.Text, primary_key=True),  # 7d | 30d | 90d | all
-    sa.Column("author_email", sa.Text, primary_key=True),
-    sa.Column("author_name", sa.Text, nullable=False),
-    sa.Column("commits", sa.Integer, nullable=False),
-    sa.Column("lines_added", sa.BigInteger, nullable=False),
-    sa.Column("lines_deleted", sa.BigInteger, nullable=False),
-    sa.Column("files_touched", sa.Integer, nullable=False),
-    sa.Column("active_days", sa.Integer, nullable=False),
-    sa.Column("first_commit_at", sa.DateTime(timezone=True)),
-    sa.Column("last_commit_at", sa.DateTime(timezone=True)),
-    sa.Column("as_of", sa.DateTime(timezone=True), nullable=False),
-    extend_existing=True,
-)
-
-file_owners = sa.Table(
-    "file_owners",
-    metadata,
-    sa.Column("repository_id", sa.Integer, _repo_fk(), primary_key=True),
-    sa.Column("path", sa.Text, primary_key=True),
-    sa.Column("author_email", sa.Text, primary_key=True),
-    sa.Column("author_name", sa.Text, nullable=False),
-    sa.Column("lines", sa.BigInteger, nullable=False),
-    sa.Column("weighted_lines", sa.Float, nullable=False),
-    sa.Column("commits", sa.Integer, nullable=False),
-    sa.Column("last_changed_at", sa.DateTime(timezone=True)),
-    sa.Index("ix_file_owners_path_prefix", "repository_id", "path", postgresql_ops={"path": "text_pattern_ops"}),
-    extend_existing=True,
-)
-
-shipped_weeks = sa.Table(
-    "shipped_weeks",
-    metadata,
-    sa.Column("repository_id", sa.Integer, _repo_fk(), primary_key=True),
-    sa.Column("week_start", sa.Date, primary_key=True),  # Monday (ISO week), UTC
-    sa.Column("source", sa.Text, nullable=False),  # pull_requests | commits
-    sa.Column("counts", JSONB, nullable=False),
-    sa.Column("items", JSONB, nullable=False),
-    extend_existing=True,
-)
-
-pull_requests = sa.Table(
-    "pull_requests",
-    metadata,
-    sa.Column("repository_id", sa.Integer, _repo_fk(), primary_key=True),
-    sa.Column("number", sa.Integer, primary_key=True),
-    sa.Column("title", sa.Text, nullable=False),
-    sa.Column("body", sa.Text, nullable=False, server_default=""),
-    sa.Column("state", sa.Text, nullable=False),
-    sa.Column("author_login", sa.Text),
-    sa.Column("url", sa.Text),
-    sa.Column("base_ref", sa.Text),
-    sa.Column("merge_commit_sha", sa.Text),
-    sa.Column("created_at", sa.DateTime(timezone=True)),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("merged_at", sa.DateTime(timezone=True)),
-    sa.Column("closed_at", sa.DateTime(timezone=True)),
-    extend_existing=True,
-)
-
-tracker_issues = sa.Table(
-    "tracker_issues",
-    metadata,
-    sa.Column("repository_id", sa.Integer, _repo_fk(), primary_key=True),
-    sa.Column("issue_id", sa.Integer, primary_key=True),
-    sa.Column("project", sa.Text),
-    sa.Column("tracker", sa.Text),
-    sa.Column("status", sa.Text),
-    sa.Column("subject", sa.Text, nullable=False),
-    sa.Column("description", sa.Text, nullable=False, server_default=""),
-    sa.Column("author", sa.Text),
-    sa.Column("assigned_to", sa.Text),
-    sa.Column("url", sa.Text),
-    sa.Column("created_on", sa.DateTime(timezone=True)),
-    sa.Column("updated_on", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("closed_on", sa.DateTime(timezone=True)),
-    extend_existing=True,
-)
-
-# One row per (repository, outside source): the incremental watermark, the ETag of the first page,
-# and the outcome of the last sync (errors are kept here and shown, stored data is never dropped).
-collector_state = sa.Table(
-    "collector_state",
-    metadata,
-    sa.Column("repository_id", sa.Integer, _repo_fk(), primary_key=True),
-    sa.Column("source", sa.Text, primary_key=True),  # github | redmine
-    sa.Column("watermark", sa.DateTime(timezone=True)),
-    sa.Column("etag", sa.Text),
-    sa.Column("etag_url", sa.Text),
-    sa.Column("last_status", sa.Text),  # ok | not_modified | error
-    sa.Column("last_error", sa.Text),
-    sa.Column("last_success_at", sa.DateTime(timezone=True)),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
-    extend_existing=True,
-)
+from .tables import tracker_issues as tracker_issues  # re-exported: metrics.trackers uses it
 
 COMMIT_COLUMNS = ("repository_id", "sha", "author_name", "author_email", "committer_name", "committer_email",
                   "authored_at", "committed_at", "author_day", "subject", "change_type", "lines_added",

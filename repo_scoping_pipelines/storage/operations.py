@@ -8,25 +8,12 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Engine
 
-from .tables import SCHEMA, content_chunks, metadata, repositories
+from .tables import SCHEMA, content_chunks, content_chunks_tsv, guardrail_events, repositories
 
 GUARDRAIL_COUNTERS = ("prompt_injection", "ungrounded_claim", "schema_violation", "unsafe_content")
 
-guardrail_events = sa.Table(
-    "guardrail_events",
-    metadata,
-    sa.Column("id", sa.BigInteger, primary_key=True),
-    sa.Column("counter", sa.Text, nullable=False),
-    sa.Column("subject", sa.Text, nullable=False),
-    sa.Column("repository_id", sa.Integer, sa.ForeignKey(repositories.c.id, ondelete="CASCADE")),
-    sa.Column("detail", sa.Text),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
-    sa.UniqueConstraint("counter", "subject", name="uq_guardrail_events_counter_subject"),
-    extend_existing=True,
-)
-
 _TOKEN = re.compile(r"^[a-z0-9_]+$")
-_TSV = sa.func.to_tsvector(sa.literal_column("'simple'::regconfig"), content_chunks.c.index_text)
+_TSV = content_chunks_tsv  # the expression ix_content_chunks_index_tsv indexes
 
 
 def record_guardrail(engine: Engine, counter: str, subject: str, *, repository_id: int | None = None,

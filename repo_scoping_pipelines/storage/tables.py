@@ -1,11 +1,37 @@
-"""SQLAlchemy Core tables of the `repo_scoping` schema. Change them only with a migration."""
+"""The `repo_scoping` schema: every SQLAlchemy Core table of the project, in one MetaData.
+
+This module is the only place a table is defined; the storage modules import their tables from
+here, and migrations/env.py targets `metadata`. The tables must match what migrations/versions
+creates exactly (tests/test_schema.py runs alembic's autogenerate comparison against a migrated
+database): change a table only together with a migration.
+"""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 
 SCHEMA = "repo_scoping"
 metadata = sa.MetaData(schema=SCHEMA)
+
+
+def include_name(name: str | None, type_: str, parent_names: dict) -> bool:
+    """Alembic's include_name hook: compare only our schema (dagster's tables share the database)."""
+    return name == SCHEMA if type_ == "schema" else True
+
+
+# How alembic compares a database with `metadata`: migrations/env.py (autogenerate, `alembic check`)
+# and tests/test_schema.py use these same options.
+AUTOGENERATE_OPTIONS = {
+    "version_table_schema": SCHEMA,
+    "include_schemas": True,
+    "include_name": include_name,
+    "compare_type": True,
+    "compare_server_default": True,
+}
+
+
+# --- core: repositories, snapshots, inventory, chunks, vectors (0001_initial, 0005, 0006) ------------
 
 repositories = sa.Table(
     "repositories",
@@ -72,6 +98,13 @@ content_chunks = sa.Table(
     sa.Index("ix_content_chunks_repository_path", "repository_id", "path"),
 )
 
+# The keyword-search document of a chunk (0005_operations indexes exactly this expression with GIN).
+# index_text is already normalised (split, lowercased, stemmed) by our code: the 'simple'
+# configuration keeps its tokens as they are, exactly what the BM25 field sees. Queries must use this
+# same expression for Postgres to use the index.
+content_chunks_tsv = sa.func.to_tsvector(sa.text("'simple'::regconfig"), content_chunks.c.index_text)
+sa.Index("ix_content_chunks_index_tsv", content_chunks_tsv, postgresql_using="gin")
+
 # Which chunks are stored in which Milvus collection (the collection names the model).
 chunk_vectors = sa.Table(
     "chunk_vectors",
@@ -91,4 +124,337 @@ index_generations = sa.Table(
     sa.Column("collection", sa.Text, primary_key=True),
     sa.Column("token", sa.Text, nullable=False),
     sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+
+
+# --- facts: per-file extraction state, observed facts, the import graph (0002_facts) -----------------
+
+# What each file yielded the last time it was read, keyed by its content hash: a refresh re-reads a file
+# only when its hash (or the extractor version) changed.
+fact_file_state = sa.Table(
+    "fact_file_state",
+    metadata,
+    sa.Column("repository_id", sa.Integer, sa.ForeignKey(repositories.c.id, ondelete="CASCADE"), primary_key=True),
+    sa.Column("path", sa.Text, primary_key=True),
+    sa.Column("content_hash", sa.Text, nullable=False),
+    sa.Column("extractor_version", sa.Text, nullable=False),
+    sa.Column("family", sa.Text, nullable=False),
+    sa.Column("extraction", JSONB, nullable=False),  # FileExtraction.as_json()
+    sa.Column("extracted_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+
+facts = sa.Table(
+    "facts",
+    metadata,
+    sa.Column("fact_id", sa.Text, primary_key=True),
+    sa.Column("repository_id", sa.Integer, sa.ForeignKey(repositories.c.id, ondelete="CASCADE"), nullable=False),
+    sa.Column("snapshot_id", sa.Integer, sa.ForeignKey(snapshots.c.id, ondelete="CASCADE"), nullable=False),
+    sa.Column("commit_sha", sa.Text, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("value", JSONB, nullable=False),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("line", sa.Integer, nullable=False),
+    sa.Column("confidence", sa.Float, nullable=False),
+    sa.Column("source_hash", sa.Text, nullable=False),  # content hash of the evidence file
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Index("ix_facts_repository_kind", "repository_id", "kind"),
+)
+
+graph_nodes = sa.Table(
+    "graph_nodes",
+    metadata,
+    sa.Column("repository_id", sa.Integer, sa.ForeignKey(repositories.c.id, ondelete="CASCADE"), primary_key=True),
+    sa.Column("node_id", sa.Text, primary_key=True),
+    sa.Column("snapshot_id", sa.Integer, sa.ForeignKey(snapshots.c.id, ondelete="CASCADE"), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("path", sa.Text),  # null for external packages
+    sa.Column("language", sa.Text),
+    sa.Column("kind", sa.Text, nullable=False),  # module | package | external | stdlib
+    sa.Column("internal", sa.Boolean, nullable=False),
+    sa.Column("lines", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("files", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("in_degree", sa.Integer, nullable=False),
+    sa.Column("out_degree", sa.Integer, nullable=False),
+    sa.Column("pagerank", sa.Float, nullable=False),
+    sa.Column("rank", sa.Integer),  # 1 = most central internal module; null for external packages
+)
+
+graph_edges = sa.Table(
+    "graph_edges",
+    metadata,
+    sa.Column("repository_id", sa.Integer, sa.ForeignKey(repositories.c.id, ondelete="CASCADE"), primary_key=True),
+    sa.Column("source", sa.Text, primary_key=True),
+    sa.Column("target", sa.Text, primary_key=True),
+    sa.Column("snapshot_id", sa.Integer, sa.ForeignKey(snapshots.c.id, ondelete="CASCADE"), nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),  # internal | external | stdlib
+    sa.Column("count", sa.Integer, nullable=False),
+    sa.Column("path", sa.Text, nullable=False),  # evidence: the first importing file and line
+    sa.Column("line", sa.Integer, nullable=False),
+)
+
+
+# --- metrics: history, author aggregates, ownership, shipped, PRs, issues, collectors (0003_metrics) ---
+
+def _repo_fk() -> sa.ForeignKey:
+    return sa.ForeignKey(repositories.c.id, ondelete="CASCADE")
+
+
+history_commits = sa.Table(
+    "history_commits",
+    metadata,
+    sa.Column("repository_id", sa.Integer, _repo_fk(), primary_key=True),
+    sa.Column("sha", sa.Text, primary_key=True),
+    sa.Column("author_name", sa.Text, nullable=False),
+    sa.Column("author_email", sa.Text, nullable=False),
+    sa.Column("committer_name", sa.Text, nullable=False),
+    sa.Column("committer_email", sa.Text, nullable=False),
+    sa.Column("authored_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("committed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("author_day", sa.Date, nullable=False),  # UTC day of the author date
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("change_type", sa.Text, nullable=False),  # conventional-commit type or "other"
+    sa.Column("lines_added", sa.Integer, nullable=False),
+    sa.Column("lines_deleted", sa.Integer, nullable=False),
+    sa.Column("files_changed", sa.Integer, nullable=False),
+    sa.Index("ix_history_commits_day", "repository_id", "author_day"),
+)
+
+history_commit_files = sa.Table(
+    "history_commit_files",
+    metadata,
+    sa.Column("repository_id", sa.Integer, _repo_fk(), nullable=False),
+    sa.Column("sha", sa.Text, nullable=False),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("old_path", sa.Text),  # set for a rename
+    sa.Column("added", sa.Integer, nullable=False),
+    sa.Column("deleted", sa.Integer, nullable=False),
+    sa.Column("is_binary", sa.Boolean, nullable=False),
+    sa.Index("ix_history_commit_files_sha", "repository_id", "sha"),
+)
+
+history_state = sa.Table(
+    "history_state",
+    metadata,
+    sa.Column("repository_id", sa.Integer, _repo_fk(), primary_key=True),
+    sa.Column("head_sha", sa.Text, nullable=False),  # the watermark: history is stored up to here
+    sa.Column("mailmap_blob", sa.Text, nullable=False, server_default=""),
+    sa.Column("commit_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("extracted_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("full_extracted_at", sa.DateTime(timezone=True)),
+    # What file_ownership / what_shipped were last computed from: equal keys mean nothing to redo.
+    sa.Column("ownership_key", sa.Text),
+    sa.Column("shipped_key", sa.Text),
+)
+
+author_daily = sa.Table(
+    "author_daily",
+    metadata,
+    sa.Column("repository_id", sa.Integer, _repo_fk(), primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("author_email", sa.Text, primary_key=True),
+    sa.Column("author_name", sa.Text, nullable=False),
+    sa.Column("commits", sa.Integer, nullable=False),
+    sa.Column("lines_added", sa.Integer, nullable=False),
+    sa.Column("lines_deleted", sa.Integer, nullable=False),
+    sa.Column("files_touched", sa.Integer, nullable=False),
+    sa.Index("ix_author_daily_day", "day"),
+)
+
+author_window = sa.Table(
+    "author_window",
+    metadata,
+    sa.Column("repository_id", sa.Integer, _repo_fk(), primary_key=True),
+    sa.Column("window", sa.Text, primary_key=True),  # 7d | 30d | 90d | all
+    sa.Column("author_email", sa.Text, primary_key=True),
+    sa.Column("author_name", sa.Text, nullable=False),
+    sa.Column("commits", sa.Integer, nullable=False),
+    sa.Column("lines_added", sa.BigInteger, nullable=False),
+    sa.Column("lines_deleted", sa.BigInteger, nullable=False),
+    sa.Column("files_touched", sa.Integer, nullable=False),
+    sa.Column("active_days", sa.Integer, nullable=False),
+    sa.Column("first_commit_at", sa.DateTime(timezone=True)),
+    sa.Column("last_commit_at", sa.DateTime(timezone=True)),
+    sa.Column("as_of", sa.DateTime(timezone=True), nullable=False),
+)
+
+file_owners = sa.Table(
+    "file_owners",
+    metadata,
+    sa.Column("repository_id", sa.Integer, _repo_fk(), primary_key=True),
+    sa.Column("path", sa.Text, primary_key=True),
+    sa.Column("author_email", sa.Text, primary_key=True),
+    sa.Column("author_name", sa.Text, nullable=False),
+    sa.Column("lines", sa.BigInteger, nullable=False),
+    sa.Column("weighted_lines", sa.Float, nullable=False),
+    sa.Column("commits", sa.Integer, nullable=False),
+    sa.Column("last_changed_at", sa.DateTime(timezone=True)),
+    sa.Index("ix_file_owners_path_prefix", "repository_id", "path", postgresql_ops={"path": "text_pattern_ops"}),
+)
+
+shipped_weeks = sa.Table(
+    "shipped_weeks",
+    metadata,
+    sa.Column("repository_id", sa.Integer, _repo_fk(), primary_key=True),
+    sa.Column("week_start", sa.Date, primary_key=True),  # Monday (ISO week), UTC
+    sa.Column("source", sa.Text, nullable=False),  # pull_requests | commits
+    sa.Column("counts", JSONB, nullable=False),
+    sa.Column("items", JSONB, nullable=False),
+)
+
+pull_requests = sa.Table(
+    "pull_requests",
+    metadata,
+    sa.Column("repository_id", sa.Integer, _repo_fk(), primary_key=True),
+    sa.Column("number", sa.Integer, primary_key=True),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("body", sa.Text, nullable=False, server_default=""),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("author_login", sa.Text),
+    sa.Column("url", sa.Text),
+    sa.Column("base_ref", sa.Text),
+    sa.Column("merge_commit_sha", sa.Text),
+    sa.Column("created_at", sa.DateTime(timezone=True)),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("merged_at", sa.DateTime(timezone=True)),
+    sa.Column("closed_at", sa.DateTime(timezone=True)),
+)
+
+tracker_issues = sa.Table(
+    "tracker_issues",
+    metadata,
+    sa.Column("repository_id", sa.Integer, _repo_fk(), primary_key=True),
+    sa.Column("issue_id", sa.Integer, primary_key=True),
+    sa.Column("project", sa.Text),
+    sa.Column("tracker", sa.Text),
+    sa.Column("status", sa.Text),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("author", sa.Text),
+    sa.Column("assigned_to", sa.Text),
+    sa.Column("url", sa.Text),
+    sa.Column("created_on", sa.DateTime(timezone=True)),
+    sa.Column("updated_on", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("closed_on", sa.DateTime(timezone=True)),
+)
+
+# One row per (repository, outside source): the incremental watermark, the ETag of the first page,
+# and the outcome of the last sync (errors are kept here and shown, stored data is never dropped).
+collector_state = sa.Table(
+    "collector_state",
+    metadata,
+    sa.Column("repository_id", sa.Integer, _repo_fk(), primary_key=True),
+    sa.Column("source", sa.Text, primary_key=True),  # github | redmine
+    sa.Column("watermark", sa.DateTime(timezone=True)),
+    sa.Column("etag", sa.Text),
+    sa.Column("etag_url", sa.Text),
+    sa.Column("last_status", sa.Text),  # ok | not_modified | error
+    sa.Column("last_error", sa.Text),
+    sa.Column("last_success_at", sa.DateTime(timezone=True)),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+
+
+# --- abilities: candidates, reviews, the approved registry, LLM cache, runs (0004_abilities) ---------
+
+ability_candidates = sa.Table(
+    "ability_candidates",
+    metadata,
+    sa.Column("candidate_id", sa.Text, primary_key=True),
+    sa.Column("repository_id", sa.Integer, sa.ForeignKey(repositories.c.id, ondelete="CASCADE"), nullable=False),
+    sa.Column("ability_key", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("category", sa.Text, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("evidence", JSONB, nullable=False, server_default="[]"),
+    sa.Column("confidence", sa.Float, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),  # rules | llm
+    sa.Column("status", sa.Text, nullable=False, server_default="pending"),  # pending | approved | rejected
+    sa.Column("snapshot_commit", sa.Text),
+    sa.Column("first_seen_commit", sa.Text),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("reviewed_at", sa.DateTime(timezone=True)),
+    sa.Column("retired_at", sa.DateTime(timezone=True)),  # not found in the latest snapshot
+    sa.UniqueConstraint("repository_id", "ability_key", name="uq_ability_candidates_repository_key"),
+    sa.Index("ix_ability_candidates_status", "repository_id", "status"),
+)
+
+review_decisions = sa.Table(
+    "review_decisions",
+    metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True),
+    sa.Column("candidate_id", sa.Text, sa.ForeignKey(ability_candidates.c.candidate_id, ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("repository_id", sa.Integer, sa.ForeignKey(repositories.c.id, ondelete="CASCADE"), nullable=False),
+    sa.Column("decision", sa.Text, nullable=False),  # approve | reject
+    sa.Column("reviewer", sa.Text, nullable=False),
+    sa.Column("note", sa.Text),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Index("ix_review_decisions_candidate", "candidate_id", "id"),
+)
+
+ability_registry = sa.Table(
+    "ability_registry",
+    metadata,
+    sa.Column("candidate_id", sa.Text, primary_key=True),
+    sa.Column("repository_id", sa.Integer, sa.ForeignKey(repositories.c.id, ondelete="CASCADE"), nullable=False),
+    sa.Column("repository", sa.Text, nullable=False),
+    sa.Column("ability_key", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("category", sa.Text, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("evidence", JSONB, nullable=False, server_default="[]"),
+    sa.Column("confidence", sa.Float, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("approved_by", sa.Text),
+    sa.Column("approval_note", sa.Text),
+    sa.Column("approved_at", sa.DateTime(timezone=True)),
+    sa.Column("published_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+
+llm_cache = sa.Table(
+    "llm_cache",
+    metadata,
+    sa.Column("prompt_hash", sa.Text, primary_key=True),
+    sa.Column("model", sa.Text, nullable=False),
+    sa.Column("response", sa.Text, nullable=False),
+    sa.Column("prompt_tokens", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("completion_tokens", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+
+ability_runs = sa.Table(
+    "ability_runs",
+    metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True),
+    sa.Column("repository_id", sa.Integer, sa.ForeignKey(repositories.c.id, ondelete="CASCADE"), nullable=False),
+    sa.Column("run_id", sa.Text, nullable=False),
+    sa.Column("snapshot_commit", sa.Text),
+    sa.Column("rule_candidates", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("llm_candidates", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("llm_status", sa.Text, nullable=False),  # disabled | called | cached | failed
+    sa.Column("llm_error", sa.Text),
+    sa.Column("llm_calls", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("prompt_tokens", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("completion_tokens", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("guardrails", JSONB, nullable=False, server_default="{}"),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.UniqueConstraint("repository_id", "run_id", name="uq_ability_runs_repository_run"),
+)
+
+
+# --- operations: guardrail events (0005_operations) ---------------------------------------------------
+
+guardrail_events = sa.Table(
+    "guardrail_events",
+    metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True),
+    sa.Column("counter", sa.Text, nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("repository_id", sa.Integer, sa.ForeignKey(repositories.c.id, ondelete="CASCADE")),
+    sa.Column("detail", sa.Text),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.UniqueConstraint("counter", "subject", name="uq_guardrail_events_counter_subject"),
 )

@@ -1,0 +1,122 @@
+"""One schema: storage/tables.py defines every table, and it matches what the migrations create.
+
+A migrated database compared with tables.metadata by alembic's autogenerate (what `alembic check`
+runs through migrations/env.py) must show no difference; and no other module may define or reflect a
+table, so the schema cannot scatter again.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import pkgutil
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+import repo_scoping_pipelines.storage as storage_package
+from repo_scoping_pipelines.config import Settings
+from repo_scoping_pipelines.storage import tables
+from repo_scoping_pipelines.storage.db import make_engine, migrate
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA_MODULE = ROOT / "repo_scoping_pipelines" / "storage" / "tables.py"
+# The project's source: the package and the top-level folders installed inside it.
+SOURCE_DIRS = ("repo_scoping_pipelines", "assets", "sensors", "schedules", "migrations")
+
+
+def _migrated_engine(database_url: str) -> sa.Engine:
+    engine = make_engine(Settings(database_url=database_url, home=Path("/nonexistent")))
+    migrate(engine)  # the clone of the migrated template: a no-op that proves the heads are applied
+    return engine
+
+
+def _describe(diff) -> str:
+    if isinstance(diff, list):  # modify_* entries: (op, schema, table, column, info, old, new)
+        return "; ".join(f"{op} {schema}.{table}.{column}: {old!r} -> {new!r}"
+                         for op, schema, table, column, _info, old, new in diff)
+    op, obj = diff[0], diff[1]
+    table = getattr(obj, "table", None)
+    where = f" on {table.fullname}" if isinstance(table, sa.Table) else ""
+    name = getattr(obj, "fullname", None) or getattr(obj, "name", None) or repr(obj)
+    return f"{op} {name}{where}"
+
+
+def test_migrated_database_matches_the_schema_module(database_url):
+    engine = _migrated_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts=dict(tables.AUTOGENERATE_OPTIONS))
+            diffs = compare_metadata(context, tables.metadata)
+    finally:
+        engine.dispose()
+    assert diffs == [], "storage/tables.py and migrations/versions disagree:\n" + "\n".join(
+        _describe(d) for d in diffs)
+
+
+def test_index_options_match_the_migrations(database_url):
+    """What autogenerate does not compare: an index's method (gin) and operator classes (text_pattern_ops)."""
+    engine = _migrated_engine(database_url)
+    try:
+        inspector = sa.inspect(engine)
+        problems = []
+        for table in tables.metadata.sorted_tables:
+            reflected = {ix["name"]: ix for ix in inspector.get_indexes(table.name, schema=tables.SCHEMA)}
+            for index in table.indexes:
+                db = reflected.get(index.name)
+                if db is None:
+                    problems.append(f"{index.name}: not in the database")
+                    continue
+                options = index.dialect_options["postgresql"]
+                wanted = (options["using"] or "btree", dict(options["ops"] or {}))
+                found = (db["dialect_options"].get("postgresql_using", "btree"),
+                         dict(db["dialect_options"].get("postgresql_ops", {})))
+                if wanted != found:
+                    problems.append(f"{index.name}: tables.py has {wanted}, the database {found}")
+    finally:
+        engine.dispose()
+    assert problems == [], "\n".join(problems)
+
+
+def _source_files() -> list[Path]:
+    return sorted(p for d in SOURCE_DIRS for p in (ROOT / d).rglob("*.py")
+                  if ".venv" not in p.parts and "__pycache__" not in p.parts)
+
+
+def _called_name(node: ast.Call) -> str | None:
+    func = node.func
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return None
+
+
+def test_no_table_is_defined_or_reflected_outside_the_schema_module():
+    offenders = []
+    for path in _source_files():
+        if path == SCHEMA_MODULE:
+            continue
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            name = _called_name(node)
+            keywords = {k.arg for k in node.keywords}
+            if name in ("Table", "MetaData", "reflect") or keywords & {"autoload_with", "extend_existing"}:
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}: {ast.unparse(node)[:80]}")
+    assert offenders == [], "tables belong in storage/tables.py only:\n" + "\n".join(offenders)
+
+
+def test_storage_modules_use_the_schema_modules_tables():
+    """Every Table a storage module exposes is the very object in tables.metadata."""
+    strays = []
+    for info in pkgutil.iter_modules(storage_package.__path__):
+        module = importlib.import_module(f"{storage_package.__name__}.{info.name}")
+        for attr, value in vars(module).items():
+            if isinstance(value, sa.Table) and tables.metadata.tables.get(value.fullname) is not value:
+                strays.append(f"{module.__name__}.{attr}")
+    assert strays == [], f"tables outside tables.metadata: {strays}"
+    assert len(tables.metadata.tables) >= 26  # core, facts, metrics, abilities and operations tables
