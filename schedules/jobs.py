@@ -3,10 +3,11 @@
 import dagster as dg
 
 from repo_scoping_pipelines.assets import partitioned_assets
+from repo_scoping_pipelines.assets.quality import great_expectations_suites
 
 refresh_repository_job = dg.define_asset_job(
     "refresh_repository",
-    selection=dg.AssetSelection.assets(*partitioned_assets()),
+    selection=dg.AssetSelection.assets(*partitioned_assets()) - dg.AssetSelection.checks(great_expectations_suites),
     description="Materialize every per-repository asset for one repository (partition).",
     tags={"repo_scoping/kind": "refresh"},
 )
@@ -27,4 +28,13 @@ author_metrics_daily_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets("author_metrics_daily"),
     description="Recompute per-author daily metrics for a day or a range of days (backfills: one run).",
     tags={"repo_scoping/kind": "metrics"},
+)
+
+# great-expectations suites, apart from the refresh (GX costs seconds to import): launched by the
+# data_quality_after_changes sensor when a checked asset changed.
+data_quality_job = dg.define_asset_job(
+    "data_quality",
+    selection=dg.AssetSelection.checks(great_expectations_suites),
+    description="Validate the great-expectations suites of every stage's tables in Postgres.",
+    tags={"repo_scoping/kind": "quality"},
 )
