@@ -9,7 +9,7 @@ from repo_scoping_pipelines.partitions import repositories
 from repo_scoping_pipelines.resources import RepoScopingResource
 from repo_scoping_pipelines.storage import abilities as ability_store
 
-from ._metadata import markdown_table
+from ._metadata import preview
 from .content import content_chunks
 from .facts import observed_facts
 
@@ -44,7 +44,7 @@ def ability_candidates(context: dg.AssetExecutionContext, repo_scoping: RepoScop
     if result.llm.status == "failed":
         context.log.warning(f"{name}: LLM candidates skipped: {result.llm.error}")
     problems = evidence_problems(services.engine, result.rows)
-    preview = [(r["name"], r["category"], r["source"], r["confidence"], len(r["evidence"])) for r in result.rows]
+    shown = [(r["name"], r["category"], r["source"], r["confidence"], len(r["evidence"])) for r in result.rows]
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(result.rows),
@@ -66,8 +66,7 @@ def ability_candidates(context: dg.AssetExecutionContext, repo_scoping: RepoScop
             **{f"guardrail_{k}": v for k, v in result.guardrails.items()},
             "facts": result.facts,
             "seconds": round(result.seconds, 3),
-            "preview": dg.MetadataValue.md(markdown_table(["ability", "category", "source", "confidence",
-                                                          "evidence"], preview)),
+            **preview(["ability", "category", "source", "confidence", "evidence"], shown),
         },
         check_results=[dg.AssetCheckResult(check_name="candidates_cite_evidence",
                                             passed=not any(problems.values()), metadata=problems)],
@@ -95,9 +94,9 @@ def ability_registry(context: dg.AssetExecutionContext, repo_scoping: RepoScopin
             "removed": result.removed,
             "changed": bool(result.added or result.removed),
             "by_repository": dg.MetadataValue.json(result.by_repository),
-            "preview": dg.MetadataValue.md(markdown_table(
+            **preview(
                 ["repository", "ability", "category", "approved by"],
-                [(a["repository"], a["name"], a["category"], a["approved_by"] or "") for a in approved])),
+                [(a["repository"], a["name"], a["category"], a["approved_by"] or "") for a in approved]),
         },
         check_results=[dg.AssetCheckResult(check_name="registry_only_approved", passed=mismatches == 0,
                                             metadata={"mismatches": mismatches, "published": result.total})],

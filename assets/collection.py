@@ -8,7 +8,7 @@ from repo_scoping_pipelines.resources import RepoScopingResource
 from repo_scoping_pipelines.snapshots import take_snapshot
 from repo_scoping_pipelines.storage import catalog
 
-from ._metadata import markdown_table
+from ._metadata import preview
 
 
 @dg.asset(
@@ -42,7 +42,7 @@ def repository_snapshot(context: dg.AssetExecutionContext, repo_scoping: RepoSco
             "bytes": result.bytes,
             "skipped": dg.MetadataValue.json(result.skipped),
             "seconds": round(result.seconds, 3),
-            "preview": dg.MetadataValue.md(markdown_table(["language", "lines"], top)),
+            **preview(["language", "lines"], top),
         },
         data_version=dg.DataVersion(result.commit),
         check_results=[dg.AssetCheckResult(

@@ -9,7 +9,7 @@ from repo_scoping_pipelines.resources import RepoScopingResource
 from repo_scoping_pipelines.storage import catalog
 from repo_scoping_pipelines.storage import chunks as chunk_store
 
-from ._metadata import markdown_table
+from ._metadata import preview
 from .collection import repository_snapshot
 
 
@@ -41,7 +41,7 @@ def content_chunks(context: dg.AssetExecutionContext, repo_scoping: RepoScopingR
             "changed": bool(result.files_chunked or result.chunks_removed),
             "warnings": len(result.warnings),
             "seconds": round(result.seconds, 3),
-            "preview": dg.MetadataValue.md(markdown_table(["kind", "chunks"], sorted(result.by_kind.items()))),
+            **preview(["kind", "chunks"], sorted(result.by_kind.items())),
         },
         check_results=[dg.AssetCheckResult(check_name="chunk_spans_valid",
                                             passed=not any(problems.values()), metadata=problems)],

@@ -9,7 +9,7 @@ from repo_scoping_pipelines.run_tags import is_full_refresh
 from repo_scoping_pipelines.storage import catalog
 from repo_scoping_pipelines.storage import facts as fact_store
 
-from ._metadata import markdown_table
+from ._metadata import preview
 from .collection import repository_snapshot
 
 
@@ -59,8 +59,8 @@ def observed_facts(context: dg.AssetExecutionContext, repo_scoping: RepoScopingR
             "warnings": len(result.warnings),
             "warning_list": dg.MetadataValue.json(result.warnings[:50]),
             "seconds": round(result.seconds, 3),
-            "preview": dg.MetadataValue.md(markdown_table(["kind", "subject", "evidence", "confidence"],
-                                                          result.preview)),
+            **preview(["kind", "subject", "evidence", "confidence"],
+                                                          result.preview),
         },
         check_results=[
             dg.AssetCheckResult(check_name="evidence_exists", passed=not any(evidence.values()), metadata=evidence),
@@ -112,8 +112,8 @@ def dependency_graph(context: dg.AssetExecutionContext, repo_scoping: RepoScopin
             "unresolved_relative_imports": result.graph.unresolved,
             "files_extracted": result.sync.extracted,
             "seconds": round(result.seconds, 3),
-            "preview": dg.MetadataValue.md(markdown_table(
-                ["rank", "module", "language", "lines", "in", "out", "pagerank"], top)),
+            **preview(
+                ["rank", "module", "language", "lines", "in", "out", "pagerank"], top),
         },
         check_results=[
             dg.AssetCheckResult(check_name="edges_resolve", passed=not any(structure.values()), metadata=structure),

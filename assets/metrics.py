@@ -22,7 +22,7 @@ from repo_scoping_pipelines.run_tags import is_full_refresh
 from repo_scoping_pipelines.storage import catalog
 from repo_scoping_pipelines.storage import metrics as metric_store
 
-from ._metadata import markdown_table
+from ._metadata import preview
 from .collection import repository_snapshot
 from .trackers import pull_requests
 
@@ -145,9 +145,9 @@ def author_metrics_window(context: dg.AssetExecutionContext,
     return dg.MaterializeResult(
         metadata={"dagster/row_count": result.rows["all"], **{f"authors_{w}": n for w, n in result.rows.items()},
                   "as_of": result.as_of.isoformat(timespec="seconds"), "seconds": round(result.seconds, 3),
-                  "preview": dg.MetadataValue.md(markdown_table(
+                  **preview(
                       ["author (30 days)", "commits", "+", "-"],
-                      [(a["author_name"], a["commits"], a["lines_added"], a["lines_deleted"]) for a in top]))},
+                      [(a["author_name"], a["commits"], a["lines_added"], a["lines_deleted"]) for a in top])},
         check_results=[dg.AssetCheckResult(check_name="all_time_matches_history",
                                            passed=result.commits_all == stored,
                                            metadata={"window_all": result.commits_all, "history": stored})],
@@ -183,7 +183,7 @@ def file_ownership(context: dg.AssetExecutionContext, repo_scoping: RepoScopingR
     return dg.MaterializeResult(
         metadata={"dagster/row_count": result.rows, "paths": result.paths, "changed": not result.skipped,
                   "seconds": round(result.seconds, 3),
-                  "preview": dg.MetadataValue.md(markdown_table(["author", "lines changed"], result.top))},
+                  **preview(["author", "lines changed"], result.top)},
         check_results=[dg.AssetCheckResult(check_name="ownership_rows_valid", passed=not any(problems.values()),
                                            metadata=problems)],
     )
@@ -210,8 +210,8 @@ def what_shipped(context: dg.AssetExecutionContext, repo_scoping: RepoScopingRes
         metadata={"dagster/row_count": result.weeks, "source": result.source, "items": result.items,
                   "changed": not result.skipped,
                   "latest_week": _day(result.latest_week), "seconds": round(result.seconds, 3),
-                  "preview": dg.MetadataValue.md(markdown_table(["type", "latest week"],
-                                                                sorted(result.latest_counts.items())))},
+                  **preview(["type", "latest week"],
+                                                                sorted(result.latest_counts.items()))},
         check_results=[dg.AssetCheckResult(check_name="weeks_cover_history", passed=total == expected,
                                            metadata={"in_weeks": total, "expected": expected})],
     )

@@ -85,3 +85,14 @@ def test_sensor_launches_quality_after_a_checked_asset_changes(instance):
     assert isinstance(request, dg.RunRequest) and request.tags["repo_scoping/changed"] == "content_chunks"
     again = dg.build_sensor_context(instance=instance, cursor=context.cursor)
     assert isinstance(data_quality_after_changes(again), dg.SkipReason)
+
+
+def test_previews_carry_a_typed_table_built_with_pandas():
+    from repo_scoping_pipelines.assets._metadata import preview
+
+    meta = preview(["kind", "subject", "lines", "confidence"], [("route", "POST /items", 8, 0.9), ("dependency", "x", 3, None)])
+    assert "| route | POST /items | 8 | 0.9 |" in meta["preview"].value
+    table = meta["preview_table"]
+    assert [(c.name, c.type) for c in table.schema.columns] == [
+        ("kind", "string"), ("subject", "string"), ("lines", "int"), ("confidence", "float")]
+    assert table.records[1].data == {"kind": "dependency", "subject": "x", "lines": 3, "confidence": None}
