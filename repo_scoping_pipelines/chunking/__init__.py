@@ -1,7 +1,8 @@
 """Split source files into retrieval-sized chunks with exact line spans.
 
-``chunk_file`` picks a strategy by language: tree-sitter definitions for code,
-heading sections for Markdown, overlapping line windows for everything else.
+``chunk_file`` picks a strategy by language, as the language registry
+(collectors/languages.py) says: tree-sitter definitions for code, heading
+sections for Markdown, overlapping line windows for everything else.
 Every chunk satisfies ``chunk.text == "\\n".join(text.splitlines()[start-1:end])``
 (except a single over-long line, which is truncated to ``max_chars``).
 """
@@ -11,31 +12,9 @@ from __future__ import annotations
 from repo_scoping_pipelines.chunking.code import chunk_code
 from repo_scoping_pipelines.chunking.markdown import chunk_markdown
 from repo_scoping_pipelines.chunking.windows import Chunk, check_limits, text_chunks
+from repo_scoping_pipelines.collectors import languages
 
-__all__ = ["Chunk", "chunk_file", "grammar_for"]
-
-# Language names (as a linguist-style detector reports them, any case) -> grammar.
-_GRAMMAR_BY_LANGUAGE = {
-    "python": "python",
-    "javascript": "javascript",
-    "jsx": "javascript",
-    "typescript": "typescript",
-    "tsx": "tsx",
-    "go": "go",
-    "java": "java",
-    "markdown": "markdown",
-}
-
-
-def grammar_for(path: str, language: str | None) -> str | None:
-    """Map a language name to a grammar key, or None for plain line windows."""
-    if not language:
-        return None
-    grammar = _GRAMMAR_BY_LANGUAGE.get(language.strip().lower())
-    # Some detectors call .tsx files "TypeScript"; JSX only parses with the tsx grammar.
-    if grammar == "typescript" and path.lower().endswith(".tsx"):
-        return "tsx"
-    return grammar
+__all__ = ["Chunk", "chunk_file"]
 
 
 def chunk_file(
@@ -56,9 +35,10 @@ def chunk_file(
     lines = text.splitlines()
     if not text.strip():
         return []
-    grammar = grammar_for(path, language)
-    if grammar == "markdown":
+    chunker = languages.chunker_for(language)
+    if chunker == "markdown":
         return chunk_markdown(lines, max_lines=max_lines, max_chars=max_chars)
+    grammar = languages.grammar_for(path, language) if chunker == "code" else None
     if grammar is not None:
         chunks = chunk_code(
             lines,

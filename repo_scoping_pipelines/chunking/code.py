@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tree_sitter import Language, Node, Parser
+from tree_sitter import Node, Parser
 
 from repo_scoping_pipelines.chunking.windows import (
     Chunk,
@@ -21,23 +21,12 @@ from repo_scoping_pipelines.chunking.windows import (
     trim_blank,
     window_chunks,
 )
+from repo_scoping_pipelines.collectors import languages
 
 # Files this large are almost always generated or minified; parsing them buys
 # nothing and costs time, so they go straight to line windows.
 MAX_PARSE_BYTES = 2_000_000
 
-# Grammar loaders, imported lazily so a missing grammar only disables its language.
-_GRAMMARS: dict[str, Callable[[], object]] = {
-    "python": lambda: __import__("tree_sitter_python").language(),
-    "javascript": lambda: __import__("tree_sitter_javascript").language(),
-    "typescript": lambda: __import__("tree_sitter_typescript").language_typescript(),
-    "tsx": lambda: __import__("tree_sitter_typescript").language_tsx(),
-    "go": lambda: __import__("tree_sitter_go").language(),
-    "java": lambda: __import__("tree_sitter_java").language(),
-}
-
-_LANGUAGES: dict[str, Language | None] = {}
-_LANGUAGES_LOCK = threading.Lock()
 # Parsers hold mutable state and are not safe to share between threads, so the
 # cache is per thread (Dagster may run ops in a thread pool).
 _LOCAL = threading.local()
@@ -45,26 +34,16 @@ _LOCAL = threading.local()
 _COMMENTS = frozenset({"comment", "line_comment", "block_comment"})
 
 
-def _language(grammar: str) -> Language | None:
-    """Load (once per process) the tree-sitter Language for a grammar name."""
-    with _LANGUAGES_LOCK:
-        if grammar not in _LANGUAGES:
-            try:
-                _LANGUAGES[grammar] = Language(_GRAMMARS[grammar]())
-            except Exception:  # missing wheel or ABI mismatch: fall back to windows
-                _LANGUAGES[grammar] = None
-        return _LANGUAGES[grammar]
-
-
 def get_parser(grammar: str) -> Parser | None:
-    """Return this thread's cached Parser for a grammar, or None if unavailable."""
-    cache: dict[str, Parser | None] | None = getattr(_LOCAL, "parsers", None)
+    """Return this thread's cached Parser for a registered grammar, or None if unavailable."""
+    cache: dict[str, tuple[object, Parser | None]] | None = getattr(_LOCAL, "parsers", None)
     if cache is None:
         cache = _LOCAL.parsers = {}
-    if grammar not in cache:
-        language = _language(grammar) if grammar in _GRAMMARS else None
-        cache[grammar] = Parser(language) if language is not None else None
-    return cache[grammar]
+    language = languages.tree_sitter_language(grammar)
+    cached = cache.get(grammar)
+    if cached is None or cached[0] is not language:  # first use, or the grammar was registered anew
+        cached = cache[grammar] = (language, Parser(language) if language is not None else None)
+    return cached[1]
 
 
 # ---------------------------------------------------------------------------
@@ -97,7 +76,8 @@ def _rows(node: Node) -> tuple[int, int]:
     return start, end
 
 
-def _text(node: Node | None) -> str:
+def node_text(node: Node | None) -> str:
+    """A syntax node's source text ("" for none); the fact extractors read nodes with it too."""
     return node.text.decode("utf-8", "replace") if node is not None and node.text is not None else ""
 
 
@@ -105,7 +85,7 @@ def _name(node: Node, *fields: str) -> str:
     for field in fields or ("name",):
         child = node.child_by_field_name(field)
         if child is not None:
-            return _text(child)
+            return node_text(child)
     return ""
 
 
@@ -204,7 +184,7 @@ def _js_top(node: Node, outer: Node) -> _Def | None:
             and expr.type == "assignment_expression"
             and _is_function_value(expr.child_by_field_name("right"))
         ):
-            name = re.sub(r"\s+", "", _text(expr.child_by_field_name("left")))
+            name = re.sub(r"\s+", "", node_text(expr.child_by_field_name("left")))
             return _Def("function", name, outer, node)
     return None
 
@@ -219,7 +199,7 @@ def _go_receiver(node: Node) -> str:
     receiver = node.child_by_field_name("receiver")
     for param in receiver.named_children if receiver is not None else []:
         type_node = param.child_by_field_name("type")
-        match = _GO_RECEIVER_RE.search(_text(type_node))
+        match = _GO_RECEIVER_RE.search(node_text(type_node))
         if match:
             return match.group(0)
     return ""
@@ -287,11 +267,10 @@ def _java_def(node: Node, in_class: bool) -> _Def | None:
     return None
 
 
+# By language family (collectors/languages.py): every grammar of a family has the same node types.
 _DEF_FINDERS: dict[str, Callable[[Node, bool], _Def | None]] = {
     "python": _py_def,
-    "javascript": _js_def,
-    "typescript": _js_def,
-    "tsx": _js_def,
+    "js": _js_def,
     "java": _java_def,
 }
 
@@ -381,7 +360,8 @@ def _spans(root: Node, grammar: str, lines: list[str]) -> tuple[list[Span], list
     got no chunk of its own does not leak into a module chunk)."""
     out: list[Span] = []
     claimed: list[tuple[int, int]] = []
-    if grammar == "go":
+    family = languages.grammar_family(grammar)
+    if family == "go":
         for child in root.named_children:
             for definition, lo, hi in _go_defs(child) or []:
                 first = _attach_leading(child, lo) if lo == _rows(child)[0] else lo
@@ -389,7 +369,7 @@ def _spans(root: Node, grammar: str, lines: list[str]) -> tuple[list[Span], list
                 claimed.append((first, hi))
         return out, claimed
 
-    find = _DEF_FINDERS[grammar]
+    find = _DEF_FINDERS[family or ""]
     last = -1
     for child in root.named_children:
         definition = find(child, False)

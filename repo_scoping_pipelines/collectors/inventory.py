@@ -7,6 +7,7 @@ from pathlib import Path
 
 from . import languages
 from .git import TreeEntry, check_attributes
+from .languages import decode_text  # also indexing's decoder (chunks are cut from the same text)
 
 LINGUIST_ATTRIBUTES = ["linguist-vendored", "linguist-generated", "linguist-documentation"]
 
@@ -27,14 +28,6 @@ class FileRecord:
 
     def as_row(self) -> dict:
         return asdict(self)
-
-
-def decode_text(data: bytes) -> str | None:
-    """UTF-8 text (a few bad bytes replaced) or None when it is not text we can read."""
-    text = data.decode("utf-8", errors="replace")
-    if text.count("\ufffd") > max(8, len(text) // 100):
-        return None
-    return text
 
 
 def count_lines(text: str) -> int:
@@ -78,10 +71,10 @@ def _read_content(checkout: Path, record: FileRecord, max_file_bytes: int) -> No
     if record.size_bytes > max_file_bytes:
         record.skip_reason = "too_large"
         with open(checkout / record.path, "rb") as handle:
-            record.is_binary = languages.is_binary_content(handle.read(8000))
+            record.is_binary = languages.is_binary(handle.read(languages.BINARY_SNIFF_BYTES))
         return
     data = (checkout / record.path).read_bytes()
-    if languages.is_binary_content(data):
+    if languages.is_binary(data):
         record.is_binary, record.skip_reason = True, "binary"
         return
     text = decode_text(data)

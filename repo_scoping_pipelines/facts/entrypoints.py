@@ -8,6 +8,7 @@ from pathlib import PurePosixPath
 
 from tree_sitter import Node
 
+from ..chunking.code import node_text as _text
 from .model import Fact
 
 _MAIN_GUARD = re.compile(r"""^(__name__\s*==\s*["']__main__["']|["']__main__["']\s*==\s*__name__)$""")
@@ -75,10 +76,6 @@ def _makefile(path: str, text: str) -> list[Fact]:
 
 
 # --- from source code (tree-sitter trees) ------------------------------------------------------------
-
-
-def _text(node: Node | None) -> str:
-    return node.text.decode("utf-8", "replace") if node is not None and node.text is not None else ""
 
 
 def python_mains(path: str, root: Node) -> list[Fact]:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import codecs
-
-from ..chunking import grammar_for
 from ..chunking.code import MAX_PARSE_BYTES, get_parser
+from ..collectors import languages
 from . import delivery, entrypoints, manifests
 from .imports import extract_imports
 from .license_docs_tests import is_license_file, is_readme, is_test_file, license_file_facts, readme_facts
@@ -14,7 +12,6 @@ from .routes import extract_routes
 
 # Bump when an extractor changes what it returns: every file is then extracted again.
 EXTRACTOR_VERSION = "1"
-CODE_GRAMMARS = {"python", "javascript", "typescript", "tsx", "go", "java"}
 
 
 def family_of(record: dict) -> str | None:
@@ -37,21 +34,14 @@ def family_of(record: dict) -> str | None:
         return None if fixture else "delivery"
     if entrypoints.is_entrypoint_file(path):
         return "entrypoint"
-    if grammar_for(path, record.get("language")) in CODE_GRAMMARS:
+    if languages.grammar_for(path, record.get("language")) is not None:
         return "code"
     return None
 
 
 def decode(data: bytes) -> str | None:
-    """UTF-8 (or UTF-16 with a byte-order mark) text, or None for an unknown encoding."""
-    try:
-        if data.startswith(codecs.BOM_UTF8):
-            return data[3:].decode("utf-8")
-        if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-            return data.decode("utf-16")
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
+    """The text facts are read from: strict UTF-8 (or UTF-16 with a byte-order mark), None otherwise."""
+    return languages.decode_text(data, strict=True)
 
 
 def skip_reason(record: dict, data: bytes | None) -> str | None:
@@ -60,7 +50,7 @@ def skip_reason(record: dict, data: bytes | None) -> str | None:
     if reason in ("binary", "too_large"):
         return {"binary": "binary file", "too_large": f"larger than the file size limit ({record['size_bytes']} "
                                                       "bytes)"}[reason]
-    if data is not None and b"\0" in data[:8000]:
+    if data is not None and languages.is_binary(data):
         return "binary file"
     return None
 
@@ -79,7 +69,7 @@ def extract_file(path: str, family: str, text: str, language: str | None) -> Fil
         if family == "readme":
             return FileExtraction(facts=readme_facts(path, text))
         if family == "code":
-            return _code(path, text, grammar_for(path, language) or "")
+            return _code(path, text, languages.grammar_for(path, language) or "")
     except Exception as exc:  # defensive: one odd file must not fail the repository
         return FileExtraction(warnings=[f"{path}: extractor failed ({type(exc).__name__}: {str(exc)[:160]})"])
     return FileExtraction()
@@ -98,10 +88,10 @@ def _code(path: str, text: str, grammar: str) -> FileExtraction:
     if is_test_file(path):
         return out  # routes and mains in tests are fixtures, not the application's
     out.facts.extend(extract_routes(grammar, path, root, imports))
-    if grammar == "python":
-        out.facts.extend(entrypoints.python_mains(path, root))
-    elif grammar == "go":
-        out.facts.extend(entrypoints.go_mains(path, root))
-    elif grammar == "java":
-        out.facts.extend(entrypoints.java_mains(path, root))
+    mains = _MAINS.get(languages.grammar_family(grammar) or "")
+    if mains is not None:
+        out.facts.extend(mains(path, root))
     return out
+
+
+_MAINS = {"python": entrypoints.python_mains, "go": entrypoints.go_mains, "java": entrypoints.java_mains}

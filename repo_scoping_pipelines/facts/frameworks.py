@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
+from ..collectors import languages
 from .model import Fact
 
 
@@ -79,8 +80,6 @@ CATALOG: list[Framework] = [
     Framework("Serde", "serialization", "cargo", ("serde",)), Framework("Clap", "cli", "cargo", ("clap",)),
     Framework("Diesel", "database", "cargo", ("diesel",)),
 ]
-# Which language family imports which ecosystem's packages.
-_FAMILY_ECOSYSTEM = {"python": "pypi", "js": "npm", "go": "go", "java": "maven"}
 _DECLARED_RANK = {"runtime": 0, "parent": 0, "peer": 1, "optional": 2, "build": 3, "dev": 4}
 
 
@@ -115,7 +114,7 @@ def framework_facts(dependencies: list[Fact], external_imports: list[tuple[str, 
     of imports that leave the repository, so a framework's own code does not count as using it."""
     imports_by_ecosystem: dict[str, list[tuple[str, int, str]]] = defaultdict(list)
     for family, path, line, module in sorted(external_imports, key=lambda i: (i[1], i[2])):
-        imports_by_ecosystem[_FAMILY_ECOSYSTEM[family]].append((path, line, module))
+        imports_by_ecosystem[languages.FAMILY_ECOSYSTEMS[family]].append((path, line, module))
     facts = []
     for framework in CATALOG:
         declared = sorted((d for d in dependencies if _declares(framework, d)),

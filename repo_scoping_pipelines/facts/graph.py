@@ -11,11 +11,18 @@ from pathlib import PurePosixPath
 
 import networkx as nx
 
+from ..collectors import languages
 from .model import FileExtraction, Import
 
-GRAPH_LANGUAGES = {"Python": "python", "JavaScript": "js", "TypeScript": "js", "TSX": "js", "Go": "go",
-                   "Java": "java"}
-_JS_EXTENSIONS = (".ts", ".tsx", ".js", ".jsx", ".mjs", ".cjs", ".mts", ".cts", ".d.ts")
+# A relative JavaScript/TypeScript import probes these endings in order: TypeScript sources before the
+# JavaScript they compile to, then the js family's other extensions (collectors/languages.py), then typings.
+_JS_PROBE_FIRST = (".ts", ".tsx", ".js", ".jsx")
+
+
+def _js_extensions() -> tuple[str, ...]:
+    return (*dict.fromkeys((*_JS_PROBE_FIRST, *languages.extensions_of_family("js"))), ".d.ts")
+
+
 _NODE_BUILTINS = frozenset({
     "assert", "async_hooks", "buffer", "child_process", "cluster", "console", "constants", "crypto", "dgram",
     "diagnostics_channel", "dns", "domain", "events", "fs", "http", "http2", "https", "inspector", "module",
@@ -45,7 +52,9 @@ class Resolver:
     def __init__(self, inventory: list[dict], extractions: dict[str, FileExtraction]) -> None:
         self.language = {r["path"]: r.get("language") for r in inventory}
         self.paths = set(self.language)
-        self.code = sorted(p for p in extractions if GRAPH_LANGUAGES.get(self.language.get(p) or ""))
+        self.family = {p: languages.family(lang) for p, lang in self.language.items()}
+        self.code = sorted(p for p in extractions if self.family.get(p))
+        self.js_extensions = _js_extensions()
         self.py_modules: dict[str, str] = {}
         self.py_name: dict[str, str] = {}
         for path in (p for p in self.code if p.endswith(".py")):
@@ -122,9 +131,9 @@ class Resolver:
             else:
                 base = posixpath.normpath(posixpath.join(posixpath.dirname(path), spec.lstrip("/")
                                                          if spec.startswith("/") else spec))
-            for candidate in (base, *(base + e for e in _JS_EXTENSIONS),
-                              *(posixpath.join(base, "index" + e).removeprefix("./") for e in _JS_EXTENSIONS)):
-                if candidate in self.language and GRAPH_LANGUAGES.get(self.language[candidate] or "") == "js":
+            for candidate in (base, *(base + e for e in self.js_extensions),
+                              *(posixpath.join(base, "index" + e).removeprefix("./") for e in self.js_extensions)):
+                if self.family.get(candidate) == "js":
                     return [Target(candidate, "internal")]
             return []
         if spec.startswith("node:") or spec.split("/", 1)[0] in _NODE_BUILTINS:
@@ -167,7 +176,7 @@ class Resolver:
         return [Target(f"java:{group}", "stdlib" if stdlib else "external")]
 
     def resolve(self, path: str, imp: Import) -> list[Target]:
-        family = GRAPH_LANGUAGES.get(self.language.get(path) or "")
+        family = self.family.get(path)
         resolver = {"python": self._python, "js": self._js, "go": self._go, "java": self._java}.get(family or "")
         return resolver(path, imp) if resolver else []
 
@@ -244,7 +253,7 @@ def external_imports(resolver: Resolver, extractions: dict[str, FileExtraction])
     """(language family, path, line, module) of every import that leaves the repository."""
     out = []
     for path in resolver.code:
-        family = GRAPH_LANGUAGES[resolver.language[path]]
+        family = resolver.family[path]
         for imp in extractions[path].imports:
             if any(t.kind == "external" for t in resolver.resolve(path, imp)):
                 out.append((family, path, imp.line, imp.module))

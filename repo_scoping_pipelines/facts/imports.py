@@ -7,16 +7,18 @@ import threading
 
 from tree_sitter import Node, Query, QueryCursor
 
-from ..chunking.code import _language
+from ..chunking.code import node_text as text
+from ..collectors import languages
 from .model import Import
 
+# By language family (collectors/languages.py); compiled once per grammar of the family.
 _QUERIES = {
     "python": """
         (import_statement name: (dotted_name) @module)
         (import_statement name: (aliased_import name: (dotted_name) @module))
         (import_from_statement) @from
     """,
-    "javascript": """
+    "js": """
         (import_statement source: (string) @source)
         (export_statement source: (string) @source)
         (call_expression function: (identifier) @fn arguments: (arguments . (string) @source))
@@ -31,7 +33,6 @@ _QUERIES = {
         (package_declaration) @package
     """,
 }
-_QUERIES["typescript"] = _QUERIES["tsx"] = _QUERIES["javascript"]
 
 _compiled: dict[str, Query] = {}
 _lock = threading.Lock()
@@ -42,12 +43,8 @@ def query(grammar: str, source: str, key: str | None = None) -> Query:
     key = key or f"{grammar}:{hash(source)}"
     with _lock:
         if key not in _compiled:
-            _compiled[key] = Query(_language(grammar), source)
+            _compiled[key] = Query(languages.tree_sitter_language(grammar), source)
         return _compiled[key]
-
-
-def text(node: Node | None) -> str:
-    return node.text.decode("utf-8", "replace") if node is not None and node.text is not None else ""
 
 
 def string_value(node: Node) -> str | None:
@@ -68,17 +65,18 @@ def string_value(node: Node) -> str | None:
 
 def extract_imports(grammar: str, root: Node) -> tuple[list[Import], str | None]:
     """(imports in source order, the package the file declares (Go, Java) or None)."""
-    if grammar not in _QUERIES:
+    family = languages.grammar_family(grammar)
+    if family not in _QUERIES:
         return [], None
-    captures = QueryCursor(query(grammar, _QUERIES[grammar], f"imports:{grammar}")).captures(root)
+    captures = QueryCursor(query(grammar, _QUERIES[family], f"imports:{grammar}")).captures(root)
     found: list[Import] = []
     declares = None
-    if grammar == "python":
+    if family == "python":
         for node in captures.get("module", []):
             found.append(Import(text(node), node.start_point.row + 1))
         for node in captures.get("from", []):
             found.append(_python_from(node))
-    elif grammar in ("javascript", "typescript", "tsx"):
+    elif family == "js":
         for node in captures.get("source", []):
             call = node.parent.parent if node.parent is not None else None
             if call is not None and call.type == "call_expression":
@@ -88,14 +86,14 @@ def extract_imports(grammar: str, root: Node) -> tuple[list[Import], str | None]
             value = string_value(node)
             if value:
                 found.append(Import(value, node.start_point.row + 1))
-    elif grammar == "go":
+    elif family == "go":
         for node in captures.get("source", []):
             value = string_value(node)
             if value:
                 found.append(Import(value, node.start_point.row + 1))
         packages = captures.get("package", [])
         declares = text(packages[0]) if packages else None
-    elif grammar == "java":
+    elif family == "java":
         for node in captures.get("import", []):
             words = text(node).replace(";", " ").split()
             module = next((w for w in words[1:] if w != "static"), "")

@@ -9,6 +9,7 @@ from functools import lru_cache
 from pathlib import PurePosixPath
 
 from ..chunking.markdown import _headings as markdown_headings
+from ..collectors import languages
 from .model import Fact, FileExtraction, Import
 
 # --- license -----------------------------------------------------------------------------------------
@@ -160,10 +161,6 @@ def documentation_facts(inventory: list[dict]) -> list[Fact]:
 
 # --- tests -------------------------------------------------------------------------------------------
 
-_TEST_PATH = re.compile(
-    r"(^|/)(tests?|__tests__|spec|specs|testing)/|(^|/)test_[^/]*\.py$|_test\.(py|go)$|(^|/)conftest\.py$"
-    r"|\.(test|spec)\.(js|jsx|mjs|cjs|ts|tsx)$|(^|/)src/test/|Tests?\.(java|kt)$|_spec\.rb$|Test\.php$")
-_TEST_LANGUAGES = {"Python", "JavaScript", "TypeScript", "TSX", "Go", "Java", "Kotlin", "Ruby", "PHP", "Rust"}
 # framework -> (language, imports that show it, dependencies that show it)
 _TEST_FRAMEWORKS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     "pytest": ("Python", ("pytest",), ("pytest",)),
@@ -185,11 +182,10 @@ _TEST_FRAMEWORKS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     "Minitest": ("Ruby", (), ("minitest",)),
     "PHPUnit": ("PHP", (), ("phpunit/phpunit",)),
 }
-_JS_FAMILY = {"JavaScript", "TypeScript", "TSX"}
 
 
 def is_test_file(path: str) -> bool:
-    return bool(_TEST_PATH.search(path))
+    return languages.is_test_path(path)
 
 
 def _import_matches(imp: Import, wanted: tuple[str, ...]) -> bool:
@@ -201,7 +197,7 @@ def _import_matches(imp: Import, wanted: tuple[str, ...]) -> bool:
 
 def tests_facts(inventory: list[dict], extractions: dict[str, FileExtraction], dependencies: list[Fact]) -> list[Fact]:
     """Test files per language and the frameworks they use, each with the line that shows it."""
-    files = sorted(r["path"] for r in inventory if is_test_file(r["path"]) and r.get("language") in _TEST_LANGUAGES
+    files = sorted(r["path"] for r in inventory if is_test_file(r["path"]) and languages.is_test_language(r.get("language"))
                    and not r["is_vendored"] and not r["is_generated"] and not r["is_documentation"])
     if not files:
         return []
@@ -212,7 +208,7 @@ def tests_facts(inventory: list[dict], extractions: dict[str, FileExtraction], d
                   files[0], 1, 1.0)]
     declared = {f.subject: f for f in dependencies}
     for framework, (lang, imports, packages) in _TEST_FRAMEWORKS.items():
-        family = _JS_FAMILY if lang == "JavaScript" else {lang}
+        family = languages.family_members(lang)
         count = sum(n for lang_name, n in by_language.items() if lang_name in family)
         if not count:
             continue

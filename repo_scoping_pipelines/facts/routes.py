@@ -8,6 +8,7 @@ from pathlib import PurePosixPath
 
 from tree_sitter import Node, QueryCursor
 
+from ..collectors import languages
 from .imports import query, string_value, text
 from .model import Fact, Import
 
@@ -33,18 +34,19 @@ def _imports_any(imports: list[Import], *modules: str) -> bool:
 
 
 def extract_routes(grammar: str, path: str, root: Node, imports: list[Import]) -> list[Fact]:
-    if grammar == "python":
+    family = languages.grammar_family(grammar)
+    if family == "python":
         facts = []
         if _imports_any(imports, "fastapi", "flask"):
             facts += _python_decorators(path, root, imports)
         if PurePosixPath(path).name == "urls.py" or _imports_any(imports, "django.urls", "django.conf.urls"):
             facts += _django(path, root)
         return facts
-    if grammar in ("javascript", "typescript", "tsx") and _imports_any(imports, "express"):
+    if family == "js" and _imports_any(imports, "express"):
         return _express(grammar, path, root)
-    if grammar == "go":
+    if family == "go":
         return _go(path, root, imports)
-    if grammar == "java" and _imports_any(imports, "org.springframework"):
+    if family == "java" and _imports_any(imports, "org.springframework"):
         return _spring(path, root)
     return []
 
