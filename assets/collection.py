@@ -3,9 +3,9 @@
 
 import dagster as dg
 
+from repo_scoping_pipelines.collectors.pipeline import take_snapshot
 from repo_scoping_pipelines.partitions import repositories
 from repo_scoping_pipelines.resources import RepoScopingResource
-from repo_scoping_pipelines.snapshots import take_snapshot
 from repo_scoping_pipelines.storage import catalog
 
 from ._metadata import preview

@@ -3,9 +3,9 @@
 
 import dagster as dg
 
-from repo_scoping_pipelines.indexing import chunk_repository, embed_repository
 from repo_scoping_pipelines.partitions import repositories
 from repo_scoping_pipelines.resources import RepoScopingResource
+from repo_scoping_pipelines.search.pipeline import chunk_repository, embed_repository
 from repo_scoping_pipelines.storage import catalog
 from repo_scoping_pipelines.storage import chunks as chunk_store
 

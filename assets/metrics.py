@@ -5,7 +5,6 @@ from datetime import timedelta
 
 import dagster as dg
 
-from repo_scoping_pipelines import ops_log
 from repo_scoping_pipelines.metrics.aggregates import author_daily, author_windows
 from repo_scoping_pipelines.metrics.history import (
     EARLIEST_PLAUSIBLE,
@@ -16,6 +15,7 @@ from repo_scoping_pipelines.metrics.history import (
 )
 from repo_scoping_pipelines.metrics.ownership import compute_ownership
 from repo_scoping_pipelines.metrics.shipped import compute_shipped
+from repo_scoping_pipelines.operations import log as ops_log
 from repo_scoping_pipelines.partitions import repositories
 from repo_scoping_pipelines.resources import RepoScopingResource
 from repo_scoping_pipelines.run_tags import is_full_refresh

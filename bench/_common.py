@@ -48,7 +48,7 @@ def _admin() -> sa.Engine:
 def throwaway_stack(args: argparse.Namespace, label: str, **settings_values):
     """Yield (settings, services) on a fresh database and a fresh Milvus; clean up afterwards."""
     from repo_scoping_pipelines.config import Settings, get_settings
-    from repo_scoping_pipelines.embedded import stop_milvus_server
+    from repo_scoping_pipelines.operations.embedded import stop_milvus_server
     from repo_scoping_pipelines.services import close_all, open_services
 
     run = f"{label}_{uuid.uuid4().hex[:8]}"
@@ -106,7 +106,7 @@ def process_cpu(pid: int) -> float:
 
 
 def milvus_server_pid(settings) -> int | None:
-    from repo_scoping_pipelines.embedded import running_milvus_server
+    from repo_scoping_pipelines.operations.embedded import running_milvus_server
 
     state = running_milvus_server(settings) if not settings.milvus_uri else None
     return int(state["pid"]) if state else None

@@ -122,9 +122,9 @@ def main() -> None:
     add_stack_args(parser)
     args = parser.parse_args()
     with throwaway_stack(args, "apiload") as (_settings, services):
-        from repo_scoping_pipelines.indexing import chunk_repository, embed_repository
-        from repo_scoping_pipelines.registration import register_repository
-        from repo_scoping_pipelines.snapshots import take_snapshot
+        from repo_scoping_pipelines.collectors.pipeline import take_snapshot
+        from repo_scoping_pipelines.collectors.registration import register_repository
+        from repo_scoping_pipelines.search.pipeline import chunk_repository, embed_repository
 
         name = "loadrepo"
         register_repository(services, name, args.source)

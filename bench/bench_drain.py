@@ -69,7 +69,7 @@ class PeakRss:
 
 
 def _register(services, repos: list[Path]) -> list[str]:
-    from repo_scoping_pipelines.registration import register_repository
+    from repo_scoping_pipelines.collectors.registration import register_repository
 
     names = []
     for path in repos:
@@ -89,9 +89,9 @@ def _chunk_counts(services, names: list[str]) -> dict[str, int]:
 def drain_with_daemon(args, repos: list[Path]) -> dict:
     import dagster as dg
 
-    from repo_scoping_pipelines import deployment
-    from repo_scoping_pipelines.dagster_instance import dagster_instance
-    from repo_scoping_pipelines.embedded import running_milvus_server
+    from repo_scoping_pipelines.operations import deployment
+    from repo_scoping_pipelines.operations.dagster_instance import dagster_instance
+    from repo_scoping_pipelines.operations.embedded import running_milvus_server
 
     ports = {"code_server_port": _free_port(), "webserver_port": _free_port(), "api_port": _free_port()}
     with throwaway_stack(args, "drain", **ports) as (settings, services):
@@ -142,9 +142,9 @@ def drain_with_daemon(args, repos: list[Path]) -> dict:
 
 
 def refresh_in_process(args, repos: list[Path]) -> dict:
-    from repo_scoping_pipelines.dagster_instance import dagster_instance
-    from repo_scoping_pipelines.embedded import running_milvus_server
-    from repo_scoping_pipelines.refresh import refresh_in_process as refresh
+    from repo_scoping_pipelines.operations.dagster_instance import dagster_instance
+    from repo_scoping_pipelines.operations.embedded import running_milvus_server
+    from repo_scoping_pipelines.operations.refresh import refresh_in_process as refresh
 
     with throwaway_stack(args, "inproc") as (settings, services):
         names = _register(services, repos)

@@ -90,9 +90,9 @@ def extract_only(root: Path) -> dict:
 
 def with_database(root: Path, name: str) -> dict:
     """The stored pipeline: first run, no-change run, one touched file."""
+    from repo_scoping_pipelines.collectors.pipeline import take_snapshot
+    from repo_scoping_pipelines.collectors.registration import register_repository
     from repo_scoping_pipelines.facts.pipeline import build_repository_graph, observe_repository
-    from repo_scoping_pipelines.registration import register_repository
-    from repo_scoping_pipelines.snapshots import take_snapshot
 
     args = argparse.Namespace(embedded_postgres=False, milvus_local=True, keep=False)
     out = {}

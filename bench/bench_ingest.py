@@ -33,8 +33,8 @@ class _ContentPath:
         self.services = services
 
     def __call__(self, name: str) -> dict[str, dict]:
-        from repo_scoping_pipelines.indexing import chunk_repository, embed_repository
-        from repo_scoping_pipelines.snapshots import take_snapshot
+        from repo_scoping_pipelines.collectors.pipeline import take_snapshot
+        from repo_scoping_pipelines.search.pipeline import chunk_repository, embed_repository
 
         snap = take_snapshot(self.services, name)
         chunks = chunk_repository(self.services, name)
@@ -83,7 +83,7 @@ _LOAD: list[float] = []
 
 
 def _dagster_runner(instance):
-    from repo_scoping_pipelines.refresh import refresh_in_process
+    from repo_scoping_pipelines.operations.refresh import refresh_in_process
 
     def run(name: str):
         outcome = refresh_in_process(instance, name)
@@ -107,7 +107,7 @@ def main() -> None:
     import dagster as dg
 
     with throwaway_stack(args, "ingest", embedding_provider=args.provider) as (settings, services):
-        from repo_scoping_pipelines.registration import register_repository
+        from repo_scoping_pipelines.collectors.registration import register_repository
 
         # Work on a private clone so that "touch one file" never changes the source repository.
         source = Path(settings.home) / "source"

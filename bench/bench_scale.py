@@ -57,8 +57,8 @@ def partitions_bench(args, n: int) -> dict:
     import dagster as dg
     import sqlalchemy as sa
 
-    from repo_scoping_pipelines import deployment
-    from repo_scoping_pipelines.dagster_instance import dagster_instance
+    from repo_scoping_pipelines.operations import deployment
+    from repo_scoping_pipelines.operations.dagster_instance import dagster_instance
     from repo_scoping_pipelines.resources import RepoScopingResource
     from repo_scoping_pipelines.sensors.registrations import repository_registrations
     from repo_scoping_pipelines.storage.tables import repositories as repositories_table
@@ -107,7 +107,7 @@ def partitions_bench(args, n: int) -> dict:
 
 
 def search_bench(args, n: int) -> dict:
-    from repo_scoping_pipelines.search_text import index_text, query_text
+    from repo_scoping_pipelines.search.text import index_text, query_text
 
     words = ["parse", "config", "load", "invoice", "total", "compute", "render", "template", "request", "retry", "cache", "user", "token", "session", "schema", "migrate", "index", "search", "chunk", "vector", "embed", "graph", "import", "export"]
     rng = random.Random(7)

@@ -53,10 +53,10 @@ def main() -> None:
 
     import sqlalchemy as sa
 
-    from repo_scoping_pipelines.indexing import chunk_repository, embed_repository
-    from repo_scoping_pipelines.registration import register_repository
-    from repo_scoping_pipelines.search import search_code
-    from repo_scoping_pipelines.snapshots import take_snapshot
+    from repo_scoping_pipelines.collectors.pipeline import take_snapshot
+    from repo_scoping_pipelines.collectors.registration import register_repository
+    from repo_scoping_pipelines.search.pipeline import chunk_repository, embed_repository
+    from repo_scoping_pipelines.search.query import search_code
     from repo_scoping_pipelines.storage.tables import content_chunks
 
     with throwaway_stack(args, "latency") as (_settings, services):

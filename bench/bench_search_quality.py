@@ -186,7 +186,7 @@ class RawBM25:
 
     @staticmethod
     def tokens(text: str) -> list[str]:
-        from repo_scoping_pipelines.search_text import split_identifier
+        from repo_scoping_pipelines.search.text import split_identifier
 
         out = []
         for word in re.findall(r"\w+", text):
@@ -229,12 +229,12 @@ def main() -> None:
 
     import sqlalchemy as sa
 
+    from repo_scoping_pipelines.collectors.pipeline import take_snapshot
+    from repo_scoping_pipelines.collectors.registration import register_repository
     from repo_scoping_pipelines.config import Settings
-    from repo_scoping_pipelines.indexing import chunk_repository, embed_repository
-    from repo_scoping_pipelines.registration import register_repository
-    from repo_scoping_pipelines.search import search_code
+    from repo_scoping_pipelines.search.pipeline import chunk_repository, embed_repository
+    from repo_scoping_pipelines.search.query import search_code
     from repo_scoping_pipelines.services import open_services
-    from repo_scoping_pipelines.snapshots import take_snapshot
     from repo_scoping_pipelines.storage import catalog
     from repo_scoping_pipelines.storage.tables import content_chunks
 

@@ -36,10 +36,10 @@ def main() -> None:
     shutil.rmtree(work, ignore_errors=True)
     subprocess.run(["git", "clone", "-q", args.source, str(work)], check=True)
     with throwaway_stack(args, "soak") as (settings, services):
-        from repo_scoping_pipelines.dagster_instance import dagster_instance
-        from repo_scoping_pipelines.refresh import refresh_in_process
-        from repo_scoping_pipelines.registration import register_repository
-        from repo_scoping_pipelines.search import search
+        from repo_scoping_pipelines.collectors.registration import register_repository
+        from repo_scoping_pipelines.operations.dagster_instance import dagster_instance
+        from repo_scoping_pipelines.operations.refresh import refresh_in_process
+        from repo_scoping_pipelines.search.query import search
         from repo_scoping_pipelines.storage import catalog
         from repo_scoping_pipelines.storage import chunks as chunk_store
 

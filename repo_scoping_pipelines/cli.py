@@ -28,7 +28,7 @@ def _services():
     except ConfigError as exc:
         _fail(str(exc))
     except Exception as exc:  # database unreachable etc.: one clear line, not a traceback
-        from .redaction import redact
+        from repo_scoping_pipelines.safety.redaction import redact
 
         _fail(redact(f"cannot open storage: {type(exc).__name__}: {exc}").splitlines()[0])
 
@@ -39,7 +39,7 @@ def main(ctx: click.Context) -> None:
     """Know your organisation's code: register repositories, refresh them, search them."""
     if ctx.invoked_subcommand != "serve":
         # stderr carries this command's own one-line messages; the JSON operations log goes to a file.
-        from . import ops_log
+        from repo_scoping_pipelines.operations import log as ops_log
 
         with contextlib.suppress(ConfigError):  # the command itself reports a configuration error
             ops_log.default_to_file(load_settings().home / "logs" / "operations.jsonl")
@@ -50,9 +50,9 @@ def main(ctx: click.Context) -> None:
 @click.argument("source")
 def register(name: str, source: str) -> None:
     """Register NAME from SOURCE (git URL, local git path or .zip) and add its partition."""
-    from .dagster_instance import dagster_instance
-    from .refresh import ensure_partitions
-    from .registration import RegistrationError, register_repository
+    from repo_scoping_pipelines.collectors.registration import RegistrationError, register_repository
+    from repo_scoping_pipelines.operations.dagster_instance import dagster_instance
+    from repo_scoping_pipelines.operations.refresh import ensure_partitions
 
     services = _services()
     try:
@@ -65,8 +65,9 @@ def register(name: str, source: str) -> None:
 
 
 def _refresh(names: tuple[str, ...], quiet: bool = False) -> list:
-    from .dagster_instance import dagster_instance
-    from .refresh import publish_registry_in_process, refresh_in_process
+    from repo_scoping_pipelines.operations.dagster_instance import dagster_instance
+    from repo_scoping_pipelines.operations.refresh import publish_registry_in_process, refresh_in_process
+
     from .storage import abilities as ability_store
     from .storage import catalog
 
@@ -113,7 +114,7 @@ def refresh(names: tuple[str, ...]) -> None:
 @click.option("--limit", default=5, show_default=True)
 def search(query: str, repository: str | None, mode: str, limit: int) -> None:
     """Search indexed code and docs."""
-    from .search import search_code
+    from repo_scoping_pipelines.search.query import search_code
 
     for hit in search_code(_services(), query, repository=repository, limit=limit, mode=mode):
         click.echo(f"{hit['score']:.4f}  {hit['repository']}:{hit['path']}:{hit['start_line']}-{hit['end_line']}"
@@ -157,7 +158,8 @@ def serve(host: str, port: int, workers: int) -> None:
 @main.command()
 def health() -> None:
     """Print the health report as JSON; exit 1 when degraded."""
-    from .health import health_report
+    from repo_scoping_pipelines.operations.health import health_report
+
     from .services import open_services
 
     try:
@@ -182,8 +184,13 @@ def _source_checkout() -> Path | None:
 @click.option("--query", default="register a repository and refresh it", show_default=True)
 def demo(source: str | None, name: str | None, query: str) -> None:
     """Register SOURCE (default: this project's checkout), refresh it and print what was found."""
-    from .registration import RegistrationError, register_repository, validate_name
-    from .search import search_code
+    from repo_scoping_pipelines.collectors.registration import (
+        RegistrationError,
+        register_repository,
+        validate_name,
+    )
+    from repo_scoping_pipelines.search.query import search_code
+
     from .storage import catalog
 
     if source is None:
@@ -225,8 +232,8 @@ def demo(source: str | None, name: str | None, query: str) -> None:
               help="Empty directory for the dump, the manifest and the uploaded archives")
 def backup(output_dir: Path) -> None:
     """pg_dump of the project's schema plus a manifest (versions, row counts); Milvus is rebuilt on restore."""
-    from .backup import BackupError
-    from .backup import backup as run_backup
+    from repo_scoping_pipelines.operations.backup import BackupError
+    from repo_scoping_pipelines.operations.backup import backup as run_backup
 
     try:
         manifest = run_backup(_services(), output_dir)
@@ -242,8 +249,8 @@ def backup(output_dir: Path) -> None:
 @click.option("--force", is_flag=True, help="Confirm replacing everything in the database")
 def restore(source_dir: Path, force: bool) -> None:
     """Replace the project's schema with a backup, then re-embed every chunk into Milvus."""
-    from .backup import BackupError
-    from .backup import restore as run_restore
+    from repo_scoping_pipelines.operations.backup import BackupError
+    from repo_scoping_pipelines.operations.backup import restore as run_restore
 
     if not force:
         _fail("restore replaces every repository, chunk and fact in the database; pass --force to do it")
@@ -258,7 +265,7 @@ def restore(source_dir: Path, force: bool) -> None:
 @main.command()
 def maintenance() -> None:
     """VACUUM ANALYZE the project's tables, compact Milvus, remove leftovers of killed runs."""
-    from .backup import maintenance as run_maintenance
+    from repo_scoping_pipelines.operations.backup import maintenance as run_maintenance
 
     click.echo(json.dumps(run_maintenance(_services()), indent=2, default=str))
 
@@ -293,8 +300,8 @@ def _print_status(rows: list[dict]) -> None:
 def up(host, code_server_port, webserver_port, api_port) -> None:
     """Start the local deployment as separate processes: Postgres, Milvus, code server, webserver,
     daemon and the read API (state and logs under REPO_SCOPING_HOME/run/)."""
-    from .deployment import DeploymentError
-    from .deployment import up as start
+    from repo_scoping_pipelines.operations.deployment import DeploymentError
+    from repo_scoping_pipelines.operations.deployment import up as start
 
     settings = _deployment_settings(bind_host=host, code_server_port=code_server_port,
                                     webserver_port=webserver_port, api_port=api_port)
@@ -313,7 +320,7 @@ def up(host, code_server_port, webserver_port, api_port) -> None:
 @click.option("--timeout", default=20.0, show_default=True, help="Seconds between SIGTERM and SIGKILL")
 def down(timeout: float) -> None:
     """Stop the local deployment; runs in flight end failed and are retried on the next `up`."""
-    from .deployment import down as stop
+    from repo_scoping_pipelines.operations.deployment import down as stop
 
     stop(_deployment_settings(), echo=click.echo, timeout_s=timeout)
 
@@ -322,7 +329,7 @@ def down(timeout: float) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output")
 def status(as_json: bool) -> None:
     """Each process of the local deployment with its pid, port and health; exit 1 unless all are ok."""
-    from .deployment import status as current
+    from repo_scoping_pipelines.operations.deployment import status as current
 
     rows = current(_deployment_settings())
     if as_json:

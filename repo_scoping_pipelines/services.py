@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
 
-from . import ops_log
+from repo_scoping_pipelines.operations import log as ops_log
+from repo_scoping_pipelines.search.cache import SearchCache
+
 from .config import Settings, get_settings
 from .embedding import Embedder, collection_name, get_embedder
-from .search_cache import SearchCache
 from .storage.chunks import mark_index_changed
 from .storage.db import make_engine, migrate
 from .storage.vectors import VectorStore, milvus_uri

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from repo_scoping_pipelines.config import Settings
-from repo_scoping_pipelines.embedded import ensure_milvus_server
+from repo_scoping_pipelines.operations.embedded import ensure_milvus_server
 
 
 def free_port() -> int:

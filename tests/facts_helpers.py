@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from repo_scoping_pipelines.collectors.pipeline import take_snapshot
+from repo_scoping_pipelines.collectors.registration import register_repository
 from repo_scoping_pipelines.facts.pipeline import build_repository_graph, observe_repository
-from repo_scoping_pipelines.registration import register_repository
-from repo_scoping_pipelines.snapshots import take_snapshot
 from repo_scoping_pipelines.storage import catalog
 from repo_scoping_pipelines.storage import facts as fact_store
 

@@ -15,8 +15,8 @@ from werkzeug import Response
 from repo_scoping_pipelines.abilities.candidates import make_candidates
 from repo_scoping_pipelines.abilities.guardrails import NEUTRALISED
 from repo_scoping_pipelines.abilities.llm import RateLimiter
+from repo_scoping_pipelines.collectors.registration import register_repository
 from repo_scoping_pipelines.config import Settings
-from repo_scoping_pipelines.registration import register_repository
 from repo_scoping_pipelines.services import open_services
 from repo_scoping_pipelines.storage import abilities as ability_store
 from repo_scoping_pipelines.storage import catalog

@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 
 from repo_scoping_pipelines.api import create_app
 from repo_scoping_pipelines.cli import main
+from repo_scoping_pipelines.collectors.registration import register_repository
 from repo_scoping_pipelines.config import Settings
 from repo_scoping_pipelines.definitions import defs
-from repo_scoping_pipelines.registration import register_repository
 from repo_scoping_pipelines.resources import RepoScopingResource
 from repo_scoping_pipelines.sensors.reviews import review_decisions_sensor
 from repo_scoping_pipelines.storage import abilities as ability_store

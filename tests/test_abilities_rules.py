@@ -11,7 +11,7 @@ from repo_scoping_pipelines.abilities.guardrails import NEUTRALISED, neutralise,
 from repo_scoping_pipelines.abilities.review import review_candidate
 from repo_scoping_pipelines.abilities.rules import rule_candidates
 from repo_scoping_pipelines.api import create_app
-from repo_scoping_pipelines.registration import register_repository
+from repo_scoping_pipelines.collectors.registration import register_repository
 from repo_scoping_pipelines.storage.abilities import StoredFact
 
 

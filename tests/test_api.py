@@ -8,8 +8,8 @@ from fastapi.testclient import TestClient
 from samples import SAMPLE_FILES
 
 from repo_scoping_pipelines.api import create_app
-from repo_scoping_pipelines.refresh import refresh_in_process
-from repo_scoping_pipelines.registration import register_repository
+from repo_scoping_pipelines.collectors.registration import register_repository
+from repo_scoping_pipelines.operations.refresh import refresh_in_process
 
 
 @pytest.fixture
@@ -73,3 +73,55 @@ def test_health_ok(client):
 def test_openapi_lists_routes(client):
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/health", "/repositories", "/repositories/{name}", "/search"} <= set(paths)
+
+
+def _untyped_objects(schema, where="") -> list[str]:
+    """Places in a JSON schema that allow any object: {"type": "object"} without properties or item types."""
+    found = []
+    if isinstance(schema, dict):
+        if schema.get("type") == "object" and not schema.get("properties") \
+                and schema.get("additionalProperties", True) in (True, {}):
+            found.append(where)
+        for key, value in schema.items():
+            found += _untyped_objects(value, f"{where}/{key}")
+    elif isinstance(schema, list):
+        for i, value in enumerate(schema):
+            found += _untyped_objects(value, f"{where}/{i}")
+    return found
+
+
+def test_openapi_names_every_response_shape(settings):
+    schema = TestClient(create_app(settings)).get("/openapi.json").json()
+    components = schema["components"]["schemas"]
+    assert "ErrorResponse" in components
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            success = [s for s in responses if s.startswith("2")]
+            assert success, (method, path)
+            for status in success:
+                content = responses[status]["content"]
+                if "application/json" not in content:  # a text endpoint (/metrics/prometheus)
+                    assert all(media.startswith("text/") for media in content), (method, path)
+                    continue
+                ref = content["application/json"]["schema"].get("$ref", "")
+                assert ref.startswith("#/components/schemas/"), (method, path, status)
+                named = components[ref.rsplit("/", 1)[1]]
+                assert named.get("properties"), (method, path, ref)
+            assert "422" not in responses, (method, path)  # bad input is a 400 here, never a 422
+            for status, response in responses.items():
+                if status[0] in "45":
+                    assert response["content"]["application/json"]["schema"] == {
+                        "$ref": "#/components/schemas/ErrorResponse"}, (method, path, status)
+    assert _untyped_objects(components) == []
+
+
+def test_fact_and_graph_answers_are_exactly_their_models(client):
+    """These two answer without FastAPI's response check (their lists are long): nothing missing, nothing extra."""
+    from repo_scoping_pipelines.api.models import FactList, Graph
+
+    for url, model, items in (("/repositories/payments/facts", FactList, "facts"),
+                              ("/repositories/payments/graph", Graph, "edges")):
+        body = client.get(url).json()
+        assert body[items], url
+        assert model.model_validate(body).model_dump(mode="json") == body, url

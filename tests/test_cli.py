@@ -18,7 +18,7 @@ from deployment_support import free_port
 from samples import SAMPLE_FILES
 
 from repo_scoping_pipelines.config import Settings
-from repo_scoping_pipelines.embedded import running_milvus_server, stop_milvus_server
+from repo_scoping_pipelines.operations.embedded import running_milvus_server, stop_milvus_server
 
 CLI = [sys.executable, "-m", "repo_scoping_pipelines.cli"]
 

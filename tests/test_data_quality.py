@@ -8,10 +8,10 @@ import pytest
 import sqlalchemy as sa
 from samples import SAMPLE_FILES
 
+from repo_scoping_pipelines.collectors.registration import register_repository
 from repo_scoping_pipelines.definitions import defs
+from repo_scoping_pipelines.operations.refresh import refresh_in_process
 from repo_scoping_pipelines.quality.suites import SUITES
-from repo_scoping_pipelines.refresh import refresh_in_process
-from repo_scoping_pipelines.registration import register_repository
 from repo_scoping_pipelines.resources import RepoScopingResource
 from repo_scoping_pipelines.sensors.quality import data_quality_after_changes
 from repo_scoping_pipelines.storage.tables import content_chunks, facts

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dagster as dg
 
+from repo_scoping_pipelines.collectors.registration import register_repository
 from repo_scoping_pipelines.definitions import defs
-from repo_scoping_pipelines.registration import register_repository
 from repo_scoping_pipelines.resources import RepoScopingResource
 from repo_scoping_pipelines.sensors.registrations import repository_registrations
 

@@ -13,8 +13,8 @@ import urllib.request
 import pytest
 from deployment_support import deployment_settings
 
-from repo_scoping_pipelines import deployment
-from repo_scoping_pipelines.embedded import _pid_alive, stop_milvus_server
+from repo_scoping_pipelines.operations import deployment
+from repo_scoping_pipelines.operations.embedded import _pid_alive, stop_milvus_server
 from repo_scoping_pipelines.services import close_all
 
 CLI = [sys.executable, "-m", "repo_scoping_pipelines.cli"]

@@ -17,10 +17,10 @@ import pytest
 from deployment_support import deployment_settings, wait_for
 from samples import SAMPLE_FILES
 
-from repo_scoping_pipelines import deployment
-from repo_scoping_pipelines.dagster_instance import dagster_instance
-from repo_scoping_pipelines.embedded import stop_milvus_server
-from repo_scoping_pipelines.registration import register_repository
+from repo_scoping_pipelines.collectors.registration import register_repository
+from repo_scoping_pipelines.operations import deployment
+from repo_scoping_pipelines.operations.dagster_instance import dagster_instance
+from repo_scoping_pipelines.operations.embedded import stop_milvus_server
 from repo_scoping_pipelines.services import close_all, open_services
 from repo_scoping_pipelines.storage import catalog
 from repo_scoping_pipelines.storage import chunks as chunk_store

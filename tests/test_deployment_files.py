@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from repo_scoping_pipelines import deployment
 from repo_scoping_pipelines.config import PROJECT_ROOT, Settings
+from repo_scoping_pipelines.operations import deployment
 
 DEPLOY = PROJECT_ROOT / "deploy"
 COMPOSE = DEPLOY / "compose.yaml"

@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from repo_scoping_pipelines.api import create_app
 from repo_scoping_pipelines.assets.collection import repository_snapshot
 from repo_scoping_pipelines.assets.facts import dependency_graph, observed_facts
-from repo_scoping_pipelines.refresh import ensure_partitions
-from repo_scoping_pipelines.registration import register_repository
+from repo_scoping_pipelines.collectors.registration import register_repository
+from repo_scoping_pipelines.operations.refresh import ensure_partitions
 from repo_scoping_pipelines.resources import RepoScopingResource
 
 APP = """from flask import Flask

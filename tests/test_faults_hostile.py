@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from repo_scoping_pipelines.api import create_app
-from repo_scoping_pipelines.refresh import refresh_in_process
-from repo_scoping_pipelines.registration import register_repository
+from repo_scoping_pipelines.collectors.registration import register_repository
+from repo_scoping_pipelines.operations.refresh import refresh_in_process
 from repo_scoping_pipelines.storage.operations import guardrail_counts
 from repo_scoping_pipelines.storage.tables import content_chunks, files
 

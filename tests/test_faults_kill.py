@@ -9,7 +9,7 @@ import sys
 
 from faults import big_repo_files, count_rows, row_sets, wait_for
 
-from repo_scoping_pipelines.registration import register_repository
+from repo_scoping_pipelines.collectors.registration import register_repository
 from repo_scoping_pipelines.services import close_all, open_services
 from repo_scoping_pipelines.storage.tables import content_chunks
 

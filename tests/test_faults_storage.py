@@ -13,10 +13,10 @@ from faults import ThrowawayPostgres, big_repo_files, count_rows, row_sets, wait
 from samples import SAMPLE_FILES
 
 from repo_scoping_pipelines.api import create_app
+from repo_scoping_pipelines.collectors.registration import register_repository
 from repo_scoping_pipelines.config import Settings, get_settings
-from repo_scoping_pipelines.refresh import refresh_in_process
-from repo_scoping_pipelines.registration import register_repository
-from repo_scoping_pipelines.search import search
+from repo_scoping_pipelines.operations.refresh import refresh_in_process
+from repo_scoping_pipelines.search.query import search
 from repo_scoping_pipelines.services import close_all, open_services
 from repo_scoping_pipelines.storage.db import IDLE_PING_S
 from repo_scoping_pipelines.storage.tables import content_chunks

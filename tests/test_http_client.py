@@ -24,8 +24,8 @@ from werkzeug import Response
 from repo_scoping_pipelines.abilities.llm import LlmFailure, _Client
 from repo_scoping_pipelines.collectors.http import CollectorError, JsonClient, RateLimited
 from repo_scoping_pipelines.config import Settings
-from repo_scoping_pipelines.egress import EgressError, allowed_session
 from repo_scoping_pipelines.embedding.openai_provider import OpenAIEmbedder
+from repo_scoping_pipelines.safety.egress import EgressError, allowed_session
 
 TOKEN = "ghp_" + "s" * 36
 API_KEY = "sk-test-abcdefghijklmnopqrstuvwxyz0123"

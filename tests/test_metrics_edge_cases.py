@@ -10,11 +10,11 @@ import dagster as dg
 import pytest
 from test_metrics_history import refresh_metrics
 
+from repo_scoping_pipelines.collectors.registration import register_repository
 from repo_scoping_pipelines.definitions import defs
 from repo_scoping_pipelines.metrics.aggregates import authors
 from repo_scoping_pipelines.metrics.history import HistoryError, extract_history, parse_log
-from repo_scoping_pipelines.refresh import refresh_in_process
-from repo_scoping_pipelines.registration import register_repository
+from repo_scoping_pipelines.operations.refresh import refresh_in_process
 from repo_scoping_pipelines.resources import RepoScopingResource
 from repo_scoping_pipelines.sensors.metrics import author_metrics_daily_after_history
 from repo_scoping_pipelines.sensors.remote_heads import remote_head_moves

@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from repo_scoping_pipelines.api.app import create_app
-from repo_scoping_pipelines.refresh import refresh_in_process
-from repo_scoping_pipelines.registration import register_repository
+from repo_scoping_pipelines.collectors.registration import register_repository
+from repo_scoping_pipelines.operations.refresh import refresh_in_process
 
 ADA = "Ada Lovelace <ada@example.com>"
 BOB_OLD = "bob <bob@old.example>"
@@ -27,7 +27,7 @@ METRIC_ASSETS = [dg.AssetKey(k) for k in ("repository_snapshot", "commit_history
 def refresh_metrics(instance, name, tags=None):
     """The refresh job restricted to the snapshot and the metrics assets (fast), recorded in the instance."""
     from repo_scoping_pipelines.definitions import defs
-    from repo_scoping_pipelines.refresh import ensure_partitions
+    from repo_scoping_pipelines.operations.refresh import ensure_partitions
 
     ensure_partitions(instance, [name])
     result = defs.resolve_job_def("refresh_repository").execute_in_process(

@@ -18,15 +18,15 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from samples import SAMPLE_FILES
 
-from repo_scoping_pipelines import ops_log
 from repo_scoping_pipelines.api import create_app
-from repo_scoping_pipelines.backup import BackupError, backup, maintenance, restore
 from repo_scoping_pipelines.collectors.git import SourceError, resolve_source
-from repo_scoping_pipelines.egress import EgressError, check_url
-from repo_scoping_pipelines.health import health_report
-from repo_scoping_pipelines.refresh import refresh_in_process
-from repo_scoping_pipelines.registration import register_repository
-from repo_scoping_pipelines.search import search_code
+from repo_scoping_pipelines.collectors.registration import register_repository
+from repo_scoping_pipelines.operations import log as ops_log
+from repo_scoping_pipelines.operations.backup import BackupError, backup, maintenance, restore
+from repo_scoping_pipelines.operations.health import health_report
+from repo_scoping_pipelines.operations.refresh import refresh_in_process
+from repo_scoping_pipelines.safety.egress import EgressError, check_url
+from repo_scoping_pipelines.search.query import search_code
 from repo_scoping_pipelines.services import close_all, open_services
 from repo_scoping_pipelines.storage.chunks import index_generation
 from repo_scoping_pipelines.storage.operations import table_row_counts

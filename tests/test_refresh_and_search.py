@@ -7,9 +7,9 @@ import pytest
 import sqlalchemy as sa
 from samples import SAMPLE_FILES
 
-from repo_scoping_pipelines.refresh import refresh_in_process
-from repo_scoping_pipelines.registration import register_repository
-from repo_scoping_pipelines.search import search_code
+from repo_scoping_pipelines.collectors.registration import register_repository
+from repo_scoping_pipelines.operations.refresh import refresh_in_process
+from repo_scoping_pipelines.search.query import search_code
 from repo_scoping_pipelines.storage import catalog
 from repo_scoping_pipelines.storage.tables import chunk_vectors, content_chunks, files
 

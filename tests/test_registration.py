@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from repo_scoping_pipelines.collectors.registration import RegistrationError, register_repository
 from repo_scoping_pipelines.config import ConfigError, Settings, load_settings
-from repo_scoping_pipelines.registration import RegistrationError, register_repository
 from repo_scoping_pipelines.storage import catalog
 from repo_scoping_pipelines.storage.tables import repositories
 

@@ -6,12 +6,12 @@ import contextlib
 
 from samples import SAMPLE_FILES
 
-from repo_scoping_pipelines import telemetry
-from repo_scoping_pipelines.indexing import chunk_repository, embed_repository
-from repo_scoping_pipelines.registration import register_repository
-from repo_scoping_pipelines.search import search
+from repo_scoping_pipelines.collectors.pipeline import take_snapshot
+from repo_scoping_pipelines.collectors.registration import register_repository
+from repo_scoping_pipelines.operations import telemetry
+from repo_scoping_pipelines.search.pipeline import chunk_repository, embed_repository
+from repo_scoping_pipelines.search.query import search
 from repo_scoping_pipelines.services import Services, close_all, open_services
-from repo_scoping_pipelines.snapshots import take_snapshot
 from repo_scoping_pipelines.storage.chunks import index_generation
 from repo_scoping_pipelines.storage.db import make_engine
 

@@ -1,10 +1,10 @@
-"""Tests for repo_scoping_pipelines.search_text (BM25 normalisation)."""
+"""Tests for repo_scoping_pipelines.search.text (BM25 normalisation)."""
 
 from __future__ import annotations
 
 import pytest
 
-from repo_scoping_pipelines.search_text import (
+from repo_scoping_pipelines.search.text import (
     MAX_INDEX_CHARS,
     index_text,
     normalize_text,

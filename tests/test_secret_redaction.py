@@ -12,8 +12,8 @@ from abilities_samples import README, SERVICE_FILES, materialize_abilities
 from test_abilities_llm import PATH, completion, llm_settings, run
 from werkzeug import Response
 
-from repo_scoping_pipelines.redaction import SECRET_MASK, redact_secrets
-from repo_scoping_pipelines.registration import register_repository
+from repo_scoping_pipelines.collectors.registration import register_repository
+from repo_scoping_pipelines.safety.redaction import SECRET_MASK, redact_secrets
 
 # Built from parts so that no scanner mistakes this file for a leak; each has the real shape of its kind.
 GITHUB_TOKEN = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"

@@ -15,10 +15,10 @@ from pydantic import SecretStr
 from samples import SAMPLE_FILES
 
 from repo_scoping_pipelines.api import create_app
+from repo_scoping_pipelines.collectors.registration import RegistrationError, register_repository
 from repo_scoping_pipelines.collectors.zip_source import archive_sha256
-from repo_scoping_pipelines.refresh import refresh_in_process
-from repo_scoping_pipelines.registration import RegistrationError, register_repository
-from repo_scoping_pipelines.search import search_code
+from repo_scoping_pipelines.operations.refresh import refresh_in_process
+from repo_scoping_pipelines.search.query import search_code
 from repo_scoping_pipelines.services import open_services
 from repo_scoping_pipelines.storage import catalog
 from repo_scoping_pipelines.storage.tables import files, repositories

@@ -7,7 +7,8 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from .. import ops_log
+from repo_scoping_pipelines.operations import log as ops_log
+
 from ..services import Services
 from ..storage import abilities as store
 from ..storage import catalog

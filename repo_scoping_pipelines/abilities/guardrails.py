@@ -1,7 +1,7 @@
 """Guardrail counters of one candidate run, neutralisation of instruction-like repository text, and
 the unsafe-content check of model claims.
 
-Detection of prompt-injection text is shared with indexing (`repo_scoping_pipelines.guardrails`);
+Detection of prompt-injection text is shared with indexing (`repo_scoping_pipelines.safety.injection`);
 here the offending lines are replaced before the text reaches a prompt, and every event is counted
 per run (ability_runs.guardrails; health and Prometheus sum the latest run of each repository).
 """
@@ -12,8 +12,8 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
-from .. import ops_log
-from ..guardrails import prompt_injection_markers
+from repo_scoping_pipelines.operations import log as ops_log
+from repo_scoping_pipelines.safety.injection import prompt_injection_markers
 
 COUNTERS = ("prompt_injection", "ungrounded_claim", "schema_violation", "unsafe_content")
 NEUTRALISED = "[instruction-like text removed by repo-scoping]"

@@ -27,10 +27,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .. import ops_log
+from repo_scoping_pipelines.operations import log as ops_log
+from repo_scoping_pipelines.safety.egress import EgressError, check_url, egress_http_client
+from repo_scoping_pipelines.safety.redaction import redact, redact_secrets
+
 from ..config import Settings
-from ..egress import EgressError, check_url, egress_http_client
-from ..redaction import redact, redact_secrets
 from ..storage import abilities as store
 from ..storage.abilities import StoredFact
 from .guardrails import RunGuardrails, neutralise, unsafe_reason

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy.engine import Engine
 
-from .. import ops_log
+from repo_scoping_pipelines.operations import log as ops_log
+
 from ..storage import abilities as store
 
 DECISIONS = tuple(store.DECISIONS)

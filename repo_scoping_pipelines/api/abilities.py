@@ -18,6 +18,14 @@ from ..storage import abilities as ability_store
 from ..storage import catalog
 from .deps import services
 from .errors import ApiError
+from .models import (
+    AbilitySearch,
+    CandidateDetail,
+    CandidateList,
+    RepositoryAbilities,
+    ReviewResult,
+    error_responses,
+)
 
 router = APIRouter()
 
@@ -43,7 +51,9 @@ def _require_token(request: Request, settings: Settings) -> None:
         raise ApiError(401, "unauthorized", "a valid bearer API token is required")
 
 
-@router.get("/repositories/{name}/candidates", summary="Ability candidates of a repository, with evidence")
+@router.get("/repositories/{name}/candidates", summary="Ability candidates of a repository, with evidence",
+            response_model=CandidateList, response_model_exclude_unset=True,
+            responses=error_responses(400, 404, 503))
 def list_candidates(name: str, status: CandidateStatus | None = Query(None, description="pending, approved, "
                                                                                        "rejected or retired"),
                     svc: Services = Depends(services)) -> dict:
@@ -51,13 +61,16 @@ def list_candidates(name: str, status: CandidateStatus | None = Query(None, desc
     return {"repository": repo.name, "candidates": ability_store.list_candidates(svc.reader, repo.id, status)}
 
 
-@router.get("/repositories/{name}/abilities", summary="Approved abilities of a repository (the registry)")
+@router.get("/repositories/{name}/abilities", summary="Approved abilities of a repository (the registry)",
+            response_model=RepositoryAbilities, response_model_exclude_unset=True,
+            responses=error_responses(400, 404, 503))
 def repository_abilities(name: str, svc: Services = Depends(services)) -> dict:
     repo = catalog.get_repository(svc.reader, name)
     return {"repository": repo.name, "abilities": registry.for_repository(svc.reader, repo.id)}
 
 
-@router.get("/abilities", summary="Search approved abilities across repositories")
+@router.get("/abilities", summary="Search approved abilities across repositories", response_model=AbilitySearch,
+            response_model_exclude_unset=True, responses=error_responses(400, 503))
 def search_abilities(q: str | None = Query(None, max_length=200, description="words that must all match"),
                      limit: int = Query(50, ge=1, le=500), svc: Services = Depends(services)) -> dict:
     results = registry.search(svc.reader, q, limit)
@@ -65,13 +78,17 @@ def search_abilities(q: str | None = Query(None, max_length=200, description="wo
             "repositories": sorted({a["repository"] for a in results})}
 
 
-@router.get("/candidates/{candidate_id}", summary="One candidate with its review history")
+@router.get("/candidates/{candidate_id}", summary="One candidate with its review history",
+            response_model=CandidateDetail, response_model_exclude_unset=True,
+            responses=error_responses(400, 404, 503))
 def get_candidate(candidate_id: str, svc: Services = Depends(services)) -> dict:
     candidate = ability_store.get_candidate(svc.reader, candidate_id)
     return {**candidate, "reviews": ability_store.decision_history(svc.reader, candidate_id)}
 
 
 @router.post("/reviews", status_code=201, summary="Approve or reject a candidate (bearer API token)",
+             response_model=ReviewResult, response_model_exclude_unset=True,
+             responses=error_responses(400, 401, 404, 503),
              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
                  "schema": ReviewIn.model_json_schema()}}}, "security": [{"bearer": []}]})
 async def post_review(request: Request) -> dict:

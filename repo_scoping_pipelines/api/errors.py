@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..redaction import redact
+from ..safety.redaction import redact
 from ..storage.catalog import NotFound
 
 log = logging.getLogger("repo_scoping.operations")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -11,11 +12,13 @@ from ..services import Services
 from ..storage import catalog
 from .deps import services
 from .errors import ApiError
+from .models import AuthorsResponse, OwnershipResponse, ShippedResponse, error_responses
 
 router = APIRouter()
 
 
-@router.get("/metrics/authors", summary="Per-author commits, lines and files over a window")
+@router.get("/metrics/authors", summary="Per-author commits, lines and files over a window",
+            response_model=AuthorsResponse, responses=error_responses(400, 404, 503))
 def metrics_authors(repository: str = Query(..., min_length=1, max_length=100),
                     window: Literal["7d", "30d", "90d", "all"] = "all",
                     svc: Services = Depends(services)) -> dict:
@@ -26,7 +29,8 @@ def metrics_authors(repository: str = Query(..., min_length=1, max_length=100),
             "authors": aggregates.authors(svc.reader, repo.id, window)}
 
 
-@router.get("/metrics/ownership", summary="Who owns a file or a folder (shares of changed lines)")
+@router.get("/metrics/ownership", summary="Who owns a file or a folder (shares of changed lines)",
+            response_model=OwnershipResponse, responses=error_responses(400, 404, 503))
 def metrics_ownership(repository: str = Query(..., min_length=1, max_length=100),
                       path: str = Query("", max_length=4096, description="A file or a folder; empty = everything"),
                       weighting: Literal["lines", "recency"] = "lines",
@@ -40,7 +44,8 @@ def metrics_ownership(repository: str = Query(..., min_length=1, max_length=100)
     return {"repository": repo.name, **answer}
 
 
-@router.get("/metrics/shipped", summary="What shipped in a week: merged pull requests or commits by type")
+@router.get("/metrics/shipped", summary="What shipped in a week: merged pull requests or commits by type",
+            response_model=ShippedResponse, responses=error_responses(400, 404, 503))
 def metrics_shipped(repository: str = Query(..., min_length=1, max_length=100),
                     week: str | None = Query(None, max_length=20, description="2024-W03 or a date in the week; "
                                              "default: the latest week with changes"),
@@ -57,6 +62,6 @@ def metrics_shipped(repository: str = Query(..., min_length=1, max_length=100),
         if start is None:
             raise ApiError(404, "not_found", f"nothing shipped is known for {repo.name!r} yet")
         iso = start.isocalendar()
-        answer = {"week": f"{iso[0]}-W{iso[1]:02d}", "week_start": start.isoformat(), "source": None, "total": 0,
-                  "groups": []}
+        answer = {"week": f"{iso[0]}-W{iso[1]:02d}", "week_start": start.isoformat(),
+                  "week_end": (start + timedelta(days=6)).isoformat(), "source": None, "total": 0, "groups": []}
     return {"repository": repo.name, **answer}

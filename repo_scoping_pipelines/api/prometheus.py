@@ -9,8 +9,8 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
+from ..operations.telemetry import HTTP_LATENCY, HTTP_REQUESTS, REGISTRY, StoredFiguresCollector
 from ..services import open_services
-from ..telemetry import HTTP_LATENCY, HTTP_REQUESTS, REGISTRY, StoredFiguresCollector
 
 router = APIRouter()
 # prometheus-client's multiprocess mode: set before the worker processes start, each writes its
@@ -55,7 +55,9 @@ def install_prometheus(app: FastAPI) -> None:
 
 
 @router.get("/metrics/prometheus", summary="Prometheus metrics (text exposition format)",
-            response_class=Response, responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
+            response_class=Response,
+            responses={200: {"description": "Prometheus text exposition format",
+                             "content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}})
 def prometheus_metrics(request: Request) -> Response:
     if os.environ.get(MULTIPROC_ENV):  # several API worker processes: report all of them, summed
         everyone = CollectorRegistry()

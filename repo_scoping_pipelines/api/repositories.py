@@ -4,27 +4,31 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 
-from ..health import health_report
+from ..operations.health import health_report
 from ..services import Services, open_services
 from ..storage import catalog
 from ..storage import chunks as chunk_store
 from .deps import services
+from .models import HealthReport, RepositoryDetail, RepositoryList, error_responses
 
 router = APIRouter()
 
 
-@router.get("/health", summary="Health of database, milvus, checkout root and dagster")
+@router.get("/health", summary="Health of database, milvus, checkout root and dagster",
+            response_model=HealthReport, response_model_exclude_unset=True)
 def health(request: Request) -> dict:
     return health_report(request.app.state.settings, open_services)
 
 
-@router.get("/repositories", summary="Registered repositories")
+@router.get("/repositories", summary="Registered repositories", response_model=RepositoryList,
+            responses=error_responses(503))
 def list_repositories(svc: Services = Depends(services)) -> dict:
     return {"repositories": [_summary(svc, repo, snapshot)
                              for repo, snapshot in catalog.repositories_with_snapshots(svc.reader)]}
 
 
-@router.get("/repositories/{name}", summary="One repository: latest snapshot and counts")
+@router.get("/repositories/{name}", summary="One repository: latest snapshot and counts",
+            response_model=RepositoryDetail, responses=error_responses(400, 404, 503))
 def get_repository(name: str, svc: Services = Depends(services)) -> dict:
     [(repo, snapshot)] = catalog.repositories_with_snapshots(svc.reader, name)
     return _summary(svc, repo, snapshot, detail=True)

@@ -6,15 +6,18 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Query
 
-from ..search import search as search_code_with_fallback
+from repo_scoping_pipelines.search.query import search as search_code_with_fallback
+
 from ..services import Services
 from ..storage import catalog
 from .deps import services
+from .models import SearchResponse, error_responses
 
 router = APIRouter()
 
 
-@router.get("/search", summary="Search code and docs (hybrid, keyword or vector)")
+@router.get("/search", summary="Search code and docs (hybrid, keyword or vector)", response_model=SearchResponse,
+            response_model_exclude_unset=True, responses=error_responses(400, 404, 503))
 def search(
     q: str = Query(..., min_length=1, max_length=1000, description="What to look for"),
     repository: str | None = Query(None, max_length=100),

@@ -15,11 +15,12 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from .. import ops_log
+from ..collectors.registration import RegistrationError, register_repository
 from ..config import Settings
-from ..registration import RegistrationError, register_repository
+from ..operations import log as ops_log
 from ..services import open_services
 from .errors import ApiError
+from .models import UploadResult, error_responses
 
 router = APIRouter()
 
@@ -47,6 +48,7 @@ def require_token(request: Request, settings: Settings) -> None:
 
 
 @router.post("/uploads", status_code=201, summary="Register a repository from an uploaded .zip (API token)",
+             response_model=UploadResult, responses=error_responses(400, 401, 409, 413, 503),
              openapi_extra={"requestBody": _UPLOAD_BODY, "security": [{"bearer": []}]})
 async def upload(request: Request) -> dict:
     settings: Settings = request.app.state.settings

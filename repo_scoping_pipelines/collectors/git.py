@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from repo_scoping_pipelines.safety.redaction import redact
+
 from ..config import Settings
-from ..redaction import redact
 
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 _SCP_LIKE = re.compile(r"^(?P<user>[A-Za-z0-9._-]+@)?(?P<host>[A-Za-z0-9.-]+):(?!//)(?P<path>.+)$")

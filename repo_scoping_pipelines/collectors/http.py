@@ -13,9 +13,10 @@ from urllib.parse import urlsplit
 import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from repo_scoping_pipelines.safety.egress import EgressError, allowed_session, check_url
+from repo_scoping_pipelines.safety.redaction import redact
+
 from ..config import Settings
-from ..egress import EgressError, allowed_session, check_url
-from ..redaction import redact
 
 
 class CollectorError(RuntimeError):

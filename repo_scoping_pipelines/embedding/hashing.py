@@ -9,7 +9,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..search_text import normalize_text
+from repo_scoping_pipelines.search.text import normalize_text
 
 
 def _bucket(feature: str, dim: int) -> tuple[int, float]:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 
-from .. import ops_log
+from repo_scoping_pipelines.operations import log as ops_log
+from repo_scoping_pipelines.safety.egress import EgressError, check_url, egress_http_client, host_allowed
+from repo_scoping_pipelines.safety.redaction import redact
+
 from ..config import Settings
-from ..egress import EgressError, check_url, egress_http_client, host_allowed
-from ..redaction import redact
 from . import EmbeddingError
 
 

@@ -8,7 +8,8 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .. import ops_log
+from repo_scoping_pipelines.operations import log as ops_log
+
 from ..services import Services
 from ..storage import catalog
 from ..storage import facts as store

@@ -16,14 +16,15 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
-from .. import ops_log
+from repo_scoping_pipelines.operations import log as ops_log
+from repo_scoping_pipelines.safety.redaction import redact
+from repo_scoping_pipelines.search.pipeline import chunk_id
+from repo_scoping_pipelines.search.text import index_text
+
 from ..chunking import chunk_file
 from ..collectors.github import GitHubCollector, github_slug
 from ..collectors.http import CollectorError
 from ..collectors.redmine import RedmineCollector, redmine_project
-from ..indexing import chunk_id
-from ..redaction import redact
-from ..search_text import index_text
 from ..services import Services
 from ..storage import catalog
 from ..storage import metrics as store

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from ..redaction import redact
+from repo_scoping_pipelines.safety.redaction import redact
+
 from ..storage.tables import SCHEMA
 from .suites import Expect, TableSuite, describe
 

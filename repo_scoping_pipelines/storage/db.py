@@ -11,8 +11,9 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Engine, make_url
 
+from repo_scoping_pipelines.operations.embedded import embedded_postgres_uri
+
 from ..config import Settings
-from ..embedded import embedded_postgres_uri
 
 
 def _migrations_dir() -> Path:

@@ -7,8 +7,9 @@ import threading
 
 from pymilvus import AnnSearchRequest, DataType, Function, FunctionType, MilvusClient, RRFRanker
 
+from repo_scoping_pipelines.operations.embedded import ensure_milvus_server
+
 from ..config import Settings
-from ..embedded import ensure_milvus_server
 
 MAX_TEXT = 60000
 _FIELDS = ["chunk_id", "repository", "path", "start_line", "end_line", "kind", "symbol"]

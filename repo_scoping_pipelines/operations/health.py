@@ -7,8 +7,8 @@ import time
 
 import sqlalchemy as sa
 
-from .config import Settings
-from .redaction import redact
+from repo_scoping_pipelines.config import Settings
+from repo_scoping_pipelines.safety.redaction import redact
 
 
 def _timed(check) -> dict:
@@ -47,7 +47,7 @@ def health_report(settings: Settings, services_factory) -> dict:
         return {"path": str(root), "writable": True, "free_gb": round(usage.free / 2**30, 1)}
 
     def dagster():
-        from .dagster_instance import dagster_instance
+        from repo_scoping_pipelines.operations.dagster_instance import dagster_instance
 
         with dagster_instance(settings) as instance:
             partitions = instance.get_dynamic_partitions("repositories")
@@ -60,8 +60,8 @@ def health_report(settings: Settings, services_factory) -> dict:
         return last_runs(settings)
 
     def guardrails():
-        from .storage.abilities import latest_runs
-        from .storage.operations import guardrail_counts
+        from repo_scoping_pipelines.storage.abilities import latest_runs
+        from repo_scoping_pipelines.storage.operations import guardrail_counts
 
         engine = state["services"].engine
         # Per run: the latest ability_candidates run of each repository (LLM outcome, tokens, counters).
@@ -107,8 +107,8 @@ def daemon_liveness(heartbeats: dict) -> dict:
 
 def last_runs(settings: Settings) -> dict:
     """The latest materialization of every asset (when, which partition, run, rows) and the latest runs."""
-    from .dagster_instance import dagster_instance
-    from .definitions import defs
+    from repo_scoping_pipelines.definitions import defs
+    from repo_scoping_pipelines.operations.dagster_instance import dagster_instance
 
     assets: dict[str, dict | None] = {}
     with dagster_instance(settings) as instance:
@@ -144,7 +144,7 @@ def configuration_checks(settings: Settings, services=None) -> dict:
     """Placeholder secrets, plain-http or disallowed remotes: each issue names the variable or repository."""
     from urllib.parse import urlsplit
 
-    from .egress import LOCAL_HOSTS, EgressError, check_url
+    from repo_scoping_pipelines.safety.egress import LOCAL_HOSTS, EgressError, check_url
 
     issues: list[dict] = []
     secrets = {"REPO_SCOPING_API_TOKEN": settings.api_token, "REPO_SCOPING_OPENAI_API_KEY": settings.openai_api_key,
@@ -177,7 +177,7 @@ def configuration_checks(settings: Settings, services=None) -> dict:
             except EgressError as exc:
                 issues.append({"check": "remote", "variable": variable, "message": str(exc)})
     if services is not None:
-        from .storage import catalog
+        from repo_scoping_pipelines.storage import catalog
 
         try:
             for repo in catalog.list_repositories(services.engine):

@@ -21,8 +21,8 @@ from collections.abc import Callable, Hashable
 from cachetools import LRUCache
 from sqlalchemy.engine import Engine
 
-from . import telemetry
-from .storage.chunks import index_generation
+from repo_scoping_pipelines.operations import telemetry
+from repo_scoping_pipelines.storage.chunks import index_generation
 
 
 class SearchCache:

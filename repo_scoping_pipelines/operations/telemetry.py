@@ -55,7 +55,7 @@ class StoredFiguresCollector:
         self._lock = threading.Lock()
 
     def _figures(self) -> tuple[dict, dict]:
-        from .storage.operations import guardrail_counts, table_row_counts
+        from repo_scoping_pipelines.storage.operations import guardrail_counts, table_row_counts
 
         with self._lock:
             if self._cache and time.monotonic() - self._cache[0] < self.TTL_S:

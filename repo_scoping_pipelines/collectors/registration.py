@@ -7,12 +7,12 @@ import shutil
 import time
 from pathlib import Path
 
-from . import ops_log
-from .collectors.git import SourceError, resolve_source
-from .collectors.zip_source import ZipLimits, archive_sha256, plan_extraction
-from .config import REPOSITORY_NAME_RE, Settings
-from .services import Services
-from .storage import catalog
+from repo_scoping_pipelines.collectors.git import SourceError, resolve_source
+from repo_scoping_pipelines.collectors.zip_source import ZipLimits, archive_sha256, plan_extraction
+from repo_scoping_pipelines.config import REPOSITORY_NAME_RE, Settings
+from repo_scoping_pipelines.operations import log as ops_log
+from repo_scoping_pipelines.services import Services
+from repo_scoping_pipelines.storage import catalog
 
 
 class RegistrationError(ValueError):

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 
-from . import ops_log
-from .storage import operations
+from repo_scoping_pipelines.operations import log as ops_log
+from repo_scoping_pipelines.storage import operations
 
 _INJECTION_PATTERNS = [
     r"\b(ignore|disregard|forget|override)\b.{0,40}\b(previous|prior|above|earlier|all|any|your)\b.{0,40}"

@@ -18,18 +18,20 @@ from pathlib import Path
 
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
 
-from .config import Settings, get_settings
-from .storage.db import dagster_database_url
+from repo_scoping_pipelines.config import Settings, get_settings
+from repo_scoping_pipelines.storage.db import dagster_database_url
 
 # Package data: found the same way in a wheel, an editable install and a checkout.
-INSTANCE_YAML = resources.files(__package__).joinpath("dagster.yaml")
+INSTANCE_YAML = resources.files("repo_scoping_pipelines").joinpath("dagster.yaml")
 
 
 def _url() -> str:
     return dagster_database_url(get_settings())
 
 
-class RunStorage(PostgresRunStorage):
+class _FromSettings:
+    """Dagster storage whose Postgres URL comes from our settings, not from dagster.yaml."""
+
     @classmethod
     def config_type(cls):
         return {}
@@ -39,24 +41,16 @@ class RunStorage(PostgresRunStorage):
         return cls(postgres_url=_url(), inst_data=inst_data)
 
 
-class EventLogStorage(PostgresEventLogStorage):
-    @classmethod
-    def config_type(cls):
-        return {}
-
-    @classmethod
-    def from_config_value(cls, inst_data, config_value):
-        return cls(postgres_url=_url(), inst_data=inst_data)
+class RunStorage(_FromSettings, PostgresRunStorage):
+    """Runs, in the project's Postgres."""
 
 
-class ScheduleStorage(PostgresScheduleStorage):
-    @classmethod
-    def config_type(cls):
-        return {}
+class EventLogStorage(_FromSettings, PostgresEventLogStorage):
+    """Event log (materializations, check results), in the project's Postgres."""
 
-    @classmethod
-    def from_config_value(cls, inst_data, config_value):
-        return cls(postgres_url=_url(), inst_data=inst_data)
+
+class ScheduleStorage(_FromSettings, PostgresScheduleStorage):
+    """Schedule and sensor ticks and cursors, in the project's Postgres."""
 
 
 def prepare_dagster_home(settings: Settings) -> Path:

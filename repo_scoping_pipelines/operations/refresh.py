@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
-from . import ops_log, telemetry
-from .partitions import repositories
+from repo_scoping_pipelines.operations import log as ops_log
+from repo_scoping_pipelines.operations import telemetry
+from repo_scoping_pipelines.partitions import repositories
 
 
 @dataclass
@@ -30,7 +31,7 @@ def ensure_partitions(instance: dg.DagsterInstance, names: list[str]) -> None:
 
 def refresh_in_process(instance: dg.DagsterInstance, name: str, *, tags: dict | None = None) -> RefreshOutcome:
     """Materialize every per-repository asset for `name` in this process, recorded in the instance."""
-    from .definitions import defs
+    from repo_scoping_pipelines.definitions import defs
 
     ensure_partitions(instance, [name])
     job = defs.resolve_job_def("refresh_repository")
@@ -62,7 +63,7 @@ def refresh_in_process(instance: dg.DagsterInstance, name: str, *, tags: dict | 
 def publish_registry_in_process(instance: dg.DagsterInstance) -> bool:
     """Rebuild ability_registry from the newest review decisions, in this process. Without a daemon the
     review sensor never runs, so a refresh does this itself; the publish is idempotent when both do."""
-    from .definitions import defs
+    from repo_scoping_pipelines.definitions import defs
 
     job = defs.resolve_job_def("publish_ability_registry")
     result = job.execute_in_process(instance=instance, raise_on_error=False,

@@ -11,12 +11,13 @@ from typing import Literal
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import ops_log, telemetry
-from .redaction import redact
-from .search_text import query_text
-from .services import Services
-from .storage import chunks as chunk_store
-from .storage import operations
+from repo_scoping_pipelines.operations import log as ops_log
+from repo_scoping_pipelines.operations import telemetry
+from repo_scoping_pipelines.safety.redaction import redact
+from repo_scoping_pipelines.search.text import query_text
+from repo_scoping_pipelines.services import Services
+from repo_scoping_pipelines.storage import chunks as chunk_store
+from repo_scoping_pipelines.storage import operations
 
 Mode = Literal["hybrid", "keyword", "vector"]
 SNIPPET_LINES = 12

@@ -28,8 +28,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import Settings
-from .embedded import _pid_alive, _port_open, ensure_milvus_server, running_milvus_server, stop_milvus_server
+from repo_scoping_pipelines.config import Settings
+from repo_scoping_pipelines.operations.embedded import (
+    _pid_alive,
+    _port_open,
+    ensure_milvus_server,
+    running_milvus_server,
+    stop_milvus_server,
+)
 
 LOCATION_NAME = "repo_scoping_pipelines"
 CODE_LOCATION_MODULE = "repo_scoping_pipelines.definitions"
@@ -85,7 +91,7 @@ def commands(settings: Settings) -> dict[str, list[str]]:
     host = settings.bind_host
     workspace = str(workspace_file(settings))
     return {
-        "postgres": [sys.executable, "-m", "repo_scoping_pipelines.deployment", "hold-postgres"],
+        "postgres": [sys.executable, "-m", "repo_scoping_pipelines.operations.deployment", "hold-postgres"],
         "code-server": [_executable("dagster"), "code-server", "start", "-m", CODE_LOCATION_MODULE,
                         "-h", host, "-p", str(settings.code_server_port), "--location-name", LOCATION_NAME,
                         "--use-python-environment-entry-point"],
@@ -172,7 +178,7 @@ def check_ports(settings: Settings, names: list[str]) -> None:
 
 def child_environment(settings: Settings) -> dict[str, str]:
     """This process's environment plus DAGSTER_HOME and the ports in use (all as REPO_SCOPING_*)."""
-    from .dagster_instance import prepare_dagster_home
+    from repo_scoping_pipelines.operations.dagster_instance import prepare_dagster_home
 
     home = prepare_dagster_home(settings)
     env = dict(os.environ)
@@ -249,8 +255,8 @@ def code_server_health(host: str, port: int) -> dict:
 
 def daemon_health(settings: Settings) -> dict:
     """Age of the newest dagster-daemon heartbeat in the instance (Postgres)."""
-    from .dagster_instance import dagster_instance
-    from .health import daemon_liveness
+    from repo_scoping_pipelines.operations.dagster_instance import dagster_instance
+    from repo_scoping_pipelines.operations.health import daemon_liveness
 
     with dagster_instance(settings) as instance:
         liveness = daemon_liveness(instance.get_daemon_heartbeats())
@@ -475,8 +481,8 @@ def ensure_pools(settings: Settings) -> list[str]:
     moment race on Postgres and one fails (`InFailedSqlTransaction`), so create them once, up front.
     Limits set by an operator (`dagster instance concurrency set POOL N`) are left alone.
     """
-    from .dagster_instance import dagster_instance
-    from .definitions import defs
+    from repo_scoping_pipelines.definitions import defs
+    from repo_scoping_pipelines.operations.dagster_instance import dagster_instance
 
     graph = defs.resolve_asset_graph()
     pools = sorted({p for key in graph.get_all_asset_keys() for p in (graph.get(key).pools or ())})
@@ -498,7 +504,7 @@ def mark_interrupted_runs(settings: Settings) -> list[str]:
     """
     import dagster as dg
 
-    from .dagster_instance import dagster_instance
+    from repo_scoping_pipelines.operations.dagster_instance import dagster_instance
 
     marked = []
     with dagster_instance(settings) as instance:
@@ -512,7 +518,7 @@ def mark_interrupted_runs(settings: Settings) -> list[str]:
 
 def free_pool_slots(settings: Settings, run_ids: list[str]) -> None:
     """Give back the pool slots of runs whose worker is gone (their retries need the same pools)."""
-    from .dagster_instance import dagster_instance
+    from repo_scoping_pipelines.operations.dagster_instance import dagster_instance
 
     if run_ids:
         with dagster_instance(settings) as instance:
@@ -528,7 +534,7 @@ def fail_orphaned_runs(settings: Settings, reason: str) -> list[str]:
     """
     import dagster as dg
 
-    from .dagster_instance import dagster_instance
+    from repo_scoping_pipelines.operations.dagster_instance import dagster_instance
 
     failed = []
     with dagster_instance(settings) as instance:
@@ -549,8 +555,8 @@ def fail_orphaned_runs(settings: Settings, reason: str) -> list[str]:
 
 def hold_postgres() -> None:
     """Own the embedded pgserver Postgres until SIGTERM (pgserver stops it when its last user exits)."""
-    from .config import load_settings
-    from .embedded import embedded_postgres_uri
+    from repo_scoping_pipelines.config import load_settings
+    from repo_scoping_pipelines.operations.embedded import embedded_postgres_uri
 
     settings = load_settings()
     uri = embedded_postgres_uri(settings)
@@ -569,7 +575,7 @@ def hold_postgres() -> None:
     while not stop["now"]:
         time.sleep(0.5)
     print("stopping embedded postgres", flush=True)
-    from .embedded import _pg_servers
+    from repo_scoping_pipelines.operations.embedded import _pg_servers
 
     for server in list(_pg_servers.values()):
         with contextlib.suppress(Exception):
@@ -580,4 +586,4 @@ if __name__ == "__main__":
     if sys.argv[1:] == ["hold-postgres"]:
         hold_postgres()
     else:
-        sys.exit("usage: python -m repo_scoping_pipelines.deployment hold-postgres")
+        sys.exit("usage: python -m repo_scoping_pipelines.operations.deployment hold-postgres")

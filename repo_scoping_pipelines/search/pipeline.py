@@ -7,13 +7,13 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from .chunking import chunk_file
-from .collectors.inventory import decode_text
-from .guardrails import scan_chunks
-from .search_text import index_text
-from .services import Services
-from .storage import catalog
-from .storage import chunks as chunk_store
+from repo_scoping_pipelines.chunking import chunk_file
+from repo_scoping_pipelines.collectors.inventory import decode_text
+from repo_scoping_pipelines.safety.injection import scan_chunks
+from repo_scoping_pipelines.search.text import index_text
+from repo_scoping_pipelines.services import Services
+from repo_scoping_pipelines.storage import catalog
+from repo_scoping_pipelines.storage import chunks as chunk_store
 
 FILE_BATCH = 200
 EMBED_BATCH = 256

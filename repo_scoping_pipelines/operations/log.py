@@ -18,7 +18,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from .redaction import redact
+from repo_scoping_pipelines.safety.redaction import redact
 
 LOGGER_NAME = "repo_scoping.operations"
 log = logging.getLogger(LOGGER_NAME)

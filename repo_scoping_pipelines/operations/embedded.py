@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from .config import Settings
+from repo_scoping_pipelines.config import Settings
 
 _pg_servers: dict[Path, object] = {}
 

@@ -24,13 +24,13 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from . import ops_log
-from .config import Settings
-from .redaction import redact
-from .services import Services
-from .storage.db import database_url, migrate
-from .storage.operations import table_row_counts
-from .storage.tables import SCHEMA, chunk_vectors, repositories
+from repo_scoping_pipelines.config import Settings
+from repo_scoping_pipelines.operations import log as ops_log
+from repo_scoping_pipelines.safety.redaction import redact
+from repo_scoping_pipelines.services import Services
+from repo_scoping_pipelines.storage.db import database_url, migrate
+from repo_scoping_pipelines.storage.operations import table_row_counts
+from repo_scoping_pipelines.storage.tables import SCHEMA, chunk_vectors, repositories
 
 DUMP_NAME = "repo_scoping.dump"
 MANIFEST_NAME = "manifest.json"
@@ -202,7 +202,7 @@ def restore(services: Services, source_dir: Path, *, force: bool) -> dict:
     Refuses without `force`. The schema is dropped and restored in one transaction, so a failed
     restore leaves the database as it was.
     """
-    from .indexing import embed_repository
+    from repo_scoping_pipelines.search.pipeline import embed_repository
 
     if not force:
         raise BackupError("restore replaces every repository, chunk and fact in the database; "

@@ -6,11 +6,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .collectors.git import Source, list_tree, sync_checkout
-from .collectors.inventory import build_inventory
-from .collectors.zip_source import sync_zip_checkout
-from .services import Services
-from .storage import catalog
+from repo_scoping_pipelines.collectors.git import Source, list_tree, sync_checkout
+from repo_scoping_pipelines.collectors.inventory import build_inventory
+from repo_scoping_pipelines.collectors.zip_source import sync_zip_checkout
+from repo_scoping_pipelines.services import Services
+from repo_scoping_pipelines.storage import catalog
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from .collectors.git import LOCAL_HOSTS, host_allowed
-from .config import Settings
+from repo_scoping_pipelines.collectors.git import LOCAL_HOSTS, host_allowed
+from repo_scoping_pipelines.config import Settings
 
 __all__ = ["LOCAL_HOSTS", "EgressError", "allowed_session", "check_url", "egress_http_client", "host_allowed"]
 

@@ -1,0 +1,450 @@
+"""The read API's response shapes: every JSON route declares one of these as its `response_model`, so
+/openapi.json names each shape (a client can be generated from it) and FastAPI checks the answers.
+
+Routes build plain dicts (in storage/* and the api modules); these models only describe them. Field
+names and shapes are fixed by the contract (DESIGN.md, "Read API"): add fields, never rename or drop one.
+A field that some answers leave out is optional here and the route sets `response_model_exclude_unset`,
+so a key that was absent stays absent (rather than turning into `null`).
+
+Routes whose lists run to thousands of items (facts, the import graph) answer through `unvalidated_json`:
+FastAPI's check builds a model per item, which costs more than the query there (a 10,000-fact page took
+600 ms instead of 260 ms). Their models still document them, and tests check those answers against them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import pydantic_core
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+# --- errors -----------------------------------------------------------------------------------------------
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Machine-readable code: not_found, invalid_request, unauthorized, conflict, "
+                                  "too_large, rejected, database_unavailable, method_not_allowed, internal_error")
+    message: str = Field(description="What went wrong, for a person")
+
+
+class ErrorResponse(BaseModel):
+    """Every error answer: `{"error": {"code", "message"}}`."""
+
+    error: ErrorDetail
+
+
+_ERROR_DESCRIPTIONS = {
+    400: "Bad input (a parameter out of range, of the wrong type, or holding a value that cannot be used)",
+    401: "No bearer token, or a wrong one",
+    404: "No such repository, candidate or record",
+    409: "Conflicts with what is stored (e.g. a repository of that name is already registered)",
+    413: "The upload is larger than allowed",
+    503: "The database is unavailable; try again later",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route: each status documented with the one error shape (api/errors.py)."""
+    return {status: {"model": ErrorResponse, "description": _ERROR_DESCRIPTIONS[status]} for status in statuses}
+
+
+def unvalidated_json(body: Any) -> Response:
+    """`body` as JSON (serialized as FastAPI would serialize a dict), skipping the response_model check."""
+    return Response(content=pydantic_core.to_json(body), media_type="application/json")
+
+
+# --- health -----------------------------------------------------------------------------------------------
+
+
+class HealthPart(BaseModel):
+    """One probed part. When the probe fails: ok false and `error`, and none of the part's details."""
+
+    ok: bool
+    latency_ms: float | None = Field(None, description="How long the probe took (absent when it was not run)")
+    error: str | None = Field(None, description="Why the part is not ok (redacted, at most 300 characters)")
+
+
+class DatabaseHealth(HealthPart):
+    embedded: bool | None = Field(None, description="The embedded PostgreSQL started by the project")
+    repositories: int | None = Field(None, description="Registered repositories")
+
+
+class MilvusHealth(HealthPart):
+    embedded: bool | None = Field(None, description="Milvus Lite in this process (no REPO_SCOPING_MILVUS_URI)")
+    collections: int | None = None
+    collection: str | None = Field(None, description="The collection searched")
+
+
+class CheckoutRootHealth(HealthPart):
+    path: str | None = None
+    writable: bool | None = None
+    free_gb: float | None = Field(None, description="Free disk space under the checkout root, GiB")
+
+
+class DaemonLiveness(BaseModel):
+    alive: bool = Field(description="A dagster-daemon heartbeat within the last 75 s")
+    heartbeat_age_s: float | None = Field(description="Seconds since the newest heartbeat; null: never ran")
+    daemons: list[str] = Field(description="Daemon types that have sent a heartbeat")
+
+
+class DagsterHealth(HealthPart):
+    partitions: int | None = Field(None, description="Dynamic partitions of `repositories`")
+    daemon_heartbeats: dict[str, float] | None = Field(None, description="Daemon type -> last heartbeat "
+                                                                         "(Unix time)")
+    daemon: DaemonLiveness | None = None
+
+
+class AssetMaterialization(BaseModel):
+    at: float = Field(description="When (Unix time)")
+    run_id: str
+    partition: str | None
+    rows: int | None = Field(description="dagster/row_count of the materialization, when reported")
+
+
+class RunSummary(BaseModel):
+    run_id: str
+    job: str
+    status: str = Field(description="Dagster run status, e.g. SUCCESS, FAILURE, STARTED")
+    partition: str | None
+    updated_at: str = Field(description="ISO 8601")
+
+
+class RunsHealth(HealthPart):
+    assets: dict[str, AssetMaterialization | None] | None = Field(
+        None, description="Asset key -> its latest materialization (null: never materialized)")
+    latest_runs: list[RunSummary] | None = Field(None, description="The five newest runs")
+
+
+class AbilityRun(BaseModel):
+    """The newest ability_candidates run of a repository."""
+
+    repository: str
+    run_id: str
+    snapshot_commit: str | None
+    rule_candidates: int
+    llm_candidates: int
+    llm_status: str = Field(description="disabled, called, cached or failed")
+    llm_error: str | None
+    llm_calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    guardrails: dict[str, int] = Field(description="Guardrail counter -> events in that run")
+    finished_at: str = Field(description="ISO 8601")
+
+
+class GuardrailsHealth(HealthPart):
+    counters: dict[str, int] | None = Field(None, description="prompt_injection, ungrounded_claim, "
+                                                              "schema_violation, unsafe_content (totals)")
+    ability_runs: list[AbilityRun] | None = None
+
+
+class ConfigurationIssue(BaseModel):
+    check: str = Field(description="placeholder_secret, weak_secret, remote or non_https_remote")
+    variable: str | None = Field(None, description="The environment variable concerned")
+    repository: str | None = Field(None, description="The repository concerned")
+    message: str
+
+
+class ConfigurationHealth(BaseModel):
+    ok: bool
+    issues: list[ConfigurationIssue]
+
+
+class HealthReport(BaseModel):
+    """`status` is degraded when any part is not ok. Always answered with 200."""
+
+    status: Literal["ok", "degraded"]
+    database: DatabaseHealth
+    milvus: MilvusHealth
+    checkout_root: CheckoutRootHealth
+    dagster: DagsterHealth
+    runs: RunsHealth
+    guardrails: GuardrailsHealth
+    configuration: ConfigurationHealth
+
+
+# --- repositories -----------------------------------------------------------------------------------------
+
+
+class SnapshotSummary(BaseModel):
+    commit: str = Field(description="Commit SHA of the latest snapshot")
+    files: int = Field(description="Files inventoried")
+    bytes: int = Field(description="Their total size")
+    taken_at: str = Field(description="ISO 8601")
+
+
+class RepositorySummary(BaseModel):
+    name: str
+    source_kind: str = Field(description="git_url, local_path or zip")
+    default_branch: str | None
+    registered_at: str = Field(description="ISO 8601")
+    snapshot: SnapshotSummary | None = Field(description="The latest snapshot; null before the first refresh")
+
+
+class RepositoryDetail(RepositorySummary):
+    languages: dict[str, int] = Field(description="Language -> lines (not vendored, generated or documentation)")
+    chunks: dict[str, int] = Field(description="Chunk kind -> chunks")
+
+
+class RepositoryList(BaseModel):
+    repositories: list[RepositorySummary]
+
+
+# --- search -----------------------------------------------------------------------------------------------
+
+
+class SearchResult(BaseModel):
+    repository: str
+    path: str
+    start_line: int = Field(description="1-based, inclusive")
+    end_line: int = Field(description="1-based, inclusive")
+    kind: str = Field(description="Chunk kind, e.g. function, class, module, section, pull_request, issue")
+    symbol: str | None = Field(description="Qualified symbol of a code chunk, e.g. Class.method")
+    score: float = Field(description="Relevance; higher is better (comparable within one answer only)")
+    chunk_id: str
+    snippet: str = Field(description="The chunk's first lines")
+
+
+class SearchResponse(BaseModel):
+    results: list[SearchResult]
+    fallback: str | None = Field(None, description="Only when Milvus could not answer: how the results were "
+                                                   "found (postgres_keyword)")
+    notice: str | None = Field(None, description="Only with `fallback`: why")
+
+
+# --- facts and the import graph ---------------------------------------------------------------------------
+
+
+class Evidence(BaseModel):
+    path: str
+    line: int = Field(description="1-based")
+
+
+class Fact(BaseModel):
+    kind: str = Field(description="Fact kind, e.g. language, dependency, framework, route, entrypoint")
+    subject: str = Field(description="What the fact is about, e.g. `POST /items` or a package name")
+    value: Any = Field(description="The fact's JSON payload; its keys depend on `kind`")
+    evidence: Evidence
+    confidence: float = Field(description="0 to 1")
+    commit: str = Field(description="Commit SHA of the snapshot the fact was observed in")
+
+
+class FactList(BaseModel):
+    repository: str
+    total: int = Field(description="Facts matching the filter (before limit and offset)")
+    facts: list[Fact]
+
+
+class GraphNode(BaseModel):
+    id: str
+    name: str
+    path: str | None = Field(description="The module's file or the package's folder; null for external packages")
+    language: str | None
+    kind: str = Field(description="module, package, external or stdlib")
+    internal: bool
+    lines: int
+    files: int
+    in_degree: int
+    out_degree: int
+    pagerank: float
+    rank: int | None = Field(description="1 = most central internal module; null for external packages")
+
+
+class GraphEdge(BaseModel):
+    source: str = Field(description="Id of the importing node")
+    target: str = Field(description="Id of the imported node")
+    kind: str = Field(description="internal, external or stdlib")
+    count: int = Field(description="Import statements between the two")
+    evidence: Evidence = Field(description="The first importing file and line")
+
+
+class Graph(BaseModel):
+    repository: str
+    commit: str | None = Field(description="Commit SHA of the latest snapshot")
+    nodes: list[GraphNode]
+    edges: list[GraphEdge]
+
+
+# --- abilities --------------------------------------------------------------------------------------------
+
+
+class FactEvidence(BaseModel):
+    type: Literal["fact"]
+    fact_id: str
+    kind: str
+    subject: str
+    path: str
+    line: int
+
+
+class ChunkEvidence(BaseModel):
+    type: Literal["chunk"]
+    chunk_id: str
+    path: str
+    start_line: int
+    end_line: int
+    quote: str | None = Field(None, description="The words quoted from the chunk (LLM candidates)")
+
+
+AbilityEvidence = Annotated[FactEvidence | ChunkEvidence, Field(discriminator="type")]
+
+
+class Candidate(BaseModel):
+    candidate_id: str = Field(description="Stable across snapshots (the same key keeps its id and its review)")
+    key: str = Field(description="Stable within a repository, e.g. http_api or datastore:postgresql")
+    name: str
+    category: str
+    description: str
+    evidence: list[AbilityEvidence]
+    confidence: float
+    source: str = Field(description="rules or llm")
+    status: str = Field(description="pending, approved, rejected, or retired (not in the latest snapshot)")
+    review_status: str = Field(description="The newest review decision: pending, approved or rejected")
+    snapshot_commit: str | None
+    created_at: str = Field(description="ISO 8601")
+    updated_at: str = Field(description="ISO 8601")
+    reviewed_at: str | None = Field(description="ISO 8601")
+
+
+class CandidateList(BaseModel):
+    repository: str
+    candidates: list[Candidate]
+
+
+class RepositoryCandidate(Candidate):
+    repository: str
+
+
+class ReviewDecision(BaseModel):
+    id: int
+    candidate_id: str
+    decision: Literal["approve", "reject"]
+    reviewer: str
+    note: str | None
+    created_at: str = Field(description="ISO 8601")
+
+
+class CandidateDetail(RepositoryCandidate):
+    reviews: list[ReviewDecision] = Field(description="Every decision, oldest first")
+
+
+class ReviewResult(BaseModel):
+    review: ReviewDecision
+    candidate: RepositoryCandidate = Field(description="The candidate after the decision")
+    next: str = Field(description="What publishes the decision")
+
+
+class Ability(BaseModel):
+    """An approved, current candidate as published in the registry."""
+
+    candidate_id: str
+    repository: str
+    key: str
+    name: str
+    category: str
+    description: str
+    evidence: list[AbilityEvidence]
+    confidence: float
+    source: str = Field(description="rules or llm")
+    approved_by: str | None
+    approval_note: str | None
+    approved_at: str | None = Field(description="ISO 8601")
+
+
+class RepositoryAbilities(BaseModel):
+    repository: str
+    abilities: list[Ability]
+
+
+class AbilitySearch(BaseModel):
+    query: str | None
+    abilities: list[Ability]
+    repositories: list[str] = Field(description="Repositories of the abilities found, sorted")
+
+
+# --- uploads ----------------------------------------------------------------------------------------------
+
+
+class UploadResult(BaseModel):
+    name: str
+    source_kind: str = Field(description="zip")
+    archive_sha256: str = Field(description="SHA-256 of the kept archive")
+    bytes: int
+    next: str = Field(description="What refreshes it")
+
+
+# --- metrics ----------------------------------------------------------------------------------------------
+
+
+class AuthorMetrics(BaseModel):
+    author_email: str = Field(description="Resolved through .mailmap")
+    author_name: str
+    commits: int = Field(description="Non-merge commits reachable from the default branch head")
+    lines_added: int = Field(description="From numstat; binary files count 0")
+    lines_deleted: int
+    files_touched: int
+    active_days: int
+
+
+class AuthorsResponse(BaseModel):
+    repository: str
+    window: Literal["7d", "30d", "90d", "all"]
+    authors: list[AuthorMetrics]
+
+
+class OwnershipShare(BaseModel):
+    author_email: str
+    author_name: str
+    lines: int = Field(description="Changed lines (renames followed)")
+    weighted_lines: float = Field(description="Changed lines weighted by recency (half-life)")
+    commits: int
+    share: float = Field(description="0 to 1: share by the chosen weighting (by commits for binary files)")
+    last_changed_at: str | None = Field(description="ISO 8601")
+
+
+class OwnershipResponse(BaseModel):
+    repository: str
+    path: str
+    kind: Literal["file", "folder"]
+    files: int
+    weighting: Literal["lines", "recency"]
+    owner: OwnershipShare = Field(description="The author with the largest share")
+    authors: list[OwnershipShare]
+
+
+class ShippedPullRequest(BaseModel):
+    type: str = Field(description="Conventional-commit type: feat, fix, docs, ... or other")
+    title: str
+    ref: str = Field(description="#number")
+    url: str | None
+    author: str | None = Field(description="GitHub login")
+    at: str = Field(description="When merged, ISO 8601")
+
+
+class ShippedCommit(BaseModel):
+    type: str = Field(description="Conventional-commit type: feat, fix, docs, ... or other")
+    title: str = Field(description="The commit's subject")
+    ref: str = Field(description="Abbreviated SHA")
+    sha: str
+    author: str
+    author_email: str
+    at: str = Field(description="When committed, ISO 8601")
+
+
+class ShippedGroup(BaseModel):
+    type: str
+    count: int
+    items: list[ShippedPullRequest | ShippedCommit]
+
+
+class ShippedResponse(BaseModel):
+    repository: str
+    week: str = Field(description="ISO week, e.g. 2024-W03")
+    week_start: str = Field(description="Monday, ISO 8601 date")
+    week_end: str = Field(description="Sunday, ISO 8601 date")
+    source: Literal["pull_requests", "commits"] | None = Field(description="Merged pull requests when GitHub is "
+                                                                           "synced, else commits; null: none")
+    total: int
+    groups: list[ShippedGroup]
+
