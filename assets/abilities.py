@@ -3,8 +3,7 @@
 
 import dagster as dg
 
-from repo_scoping_pipelines.abilities.candidates import make_candidates
-from repo_scoping_pipelines.abilities.registry import publish
+from repo_scoping_pipelines.abilities.pipeline import make_candidates, publish_registry
 from repo_scoping_pipelines.partitions import repositories
 from repo_scoping_pipelines.resources import RepoScopingResource
 from repo_scoping_pipelines.storage import abilities as ability_store
@@ -84,7 +83,7 @@ def ability_registry(context: dg.AssetExecutionContext, repo_scoping: RepoScopin
     """The approved ability map across repositories: every candidate whose newest review approved it
     and that the latest snapshot still shows. Rebuilt when review decisions arrive (sensor)."""
     services = repo_scoping.services()
-    result = publish(services.engine)
+    result = publish_registry(services.engine)
     approved = ability_store.search_abilities(services.engine, None, limit=20)
     mismatches = ability_store.registry_mismatches(services.engine)
     return dg.MaterializeResult(

@@ -347,7 +347,7 @@ def review() -> None:
 def _review(decision: str, candidate_id: str, note: str | None, reviewer: str | None) -> None:
     import getpass
 
-    from .abilities.review import InvalidReview, review_candidate
+    from .abilities.pipeline import InvalidReview, review_candidate
     from .storage.catalog import NotFound
 
     services = _services()

@@ -12,9 +12,9 @@ import pytest
 from abilities_samples import README, SERVICE_FILES, materialize_abilities
 from werkzeug import Response
 
-from repo_scoping_pipelines.abilities.candidates import make_candidates
 from repo_scoping_pipelines.abilities.guardrails import NEUTRALISED
 from repo_scoping_pipelines.abilities.llm import RateLimiter
+from repo_scoping_pipelines.abilities.pipeline import make_candidates
 from repo_scoping_pipelines.collectors.registration import register_repository
 from repo_scoping_pipelines.config import Settings
 from repo_scoping_pipelines.services import open_services

@@ -8,7 +8,7 @@ from abilities_samples import SERVICE_FILES, materialize_abilities
 from fastapi.testclient import TestClient
 
 from repo_scoping_pipelines.abilities.guardrails import NEUTRALISED, neutralise, unsafe_reason
-from repo_scoping_pipelines.abilities.review import review_candidate
+from repo_scoping_pipelines.abilities.pipeline import review_candidate
 from repo_scoping_pipelines.abilities.rules import rule_candidates
 from repo_scoping_pipelines.api import create_app
 from repo_scoping_pipelines.collectors.registration import register_repository

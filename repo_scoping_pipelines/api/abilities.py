@@ -10,8 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from ..abilities import registry
-from ..abilities.review import InvalidReview, review_candidate
+from ..abilities.pipeline import InvalidReview, registry_for_repository, review_candidate, search_registry
 from ..config import Settings
 from ..services import Services, open_services
 from ..storage import abilities as ability_store
@@ -66,14 +65,14 @@ def list_candidates(name: str, status: CandidateStatus | None = Query(None, desc
             responses=error_responses(400, 404, 503))
 def repository_abilities(name: str, svc: Services = Depends(services)) -> dict:
     repo = catalog.get_repository(svc.reader, name)
-    return {"repository": repo.name, "abilities": registry.for_repository(svc.reader, repo.id)}
+    return {"repository": repo.name, "abilities": registry_for_repository(svc.reader, repo.id)}
 
 
 @router.get("/abilities", summary="Search approved abilities across repositories", response_model=AbilitySearch,
             response_model_exclude_unset=True, responses=error_responses(400, 503))
 def search_abilities(q: str | None = Query(None, max_length=200, description="words that must all match"),
                      limit: int = Query(50, ge=1, le=500), svc: Services = Depends(services)) -> dict:
-    results = registry.search(svc.reader, q, limit)
+    results = search_registry(svc.reader, q, limit)
     return {"query": q, "abilities": results,
             "repositories": sorted({a["repository"] for a in results})}
 

@@ -1,11 +1,15 @@
-"""Make one repository's ability candidates: rules (always), the LLM (when configured), stored with
-their evidence, plus the run's record (LLM outcome, token usage, guardrail counters)."""
+"""The abilities stage's storage work: one repository's candidates (rules always, the LLM when
+configured) stored with their evidence and the run's record; human review decisions; the approved
+registry rebuilt and searched. rules.py, llm.py and guardrails.py are pure of storage.
+"""
 
 from __future__ import annotations
 
 import time
 import uuid
 from dataclasses import dataclass, field
+
+from sqlalchemy.engine import Engine
 
 from repo_scoping_pipelines.operations import log as ops_log
 
@@ -16,6 +20,10 @@ from .guardrails import RunGuardrails
 from .llm import LlmOutcome, llm_candidates
 from .rules import rule_candidates
 
+DECISIONS = tuple(store.DECISIONS)
+
+
+# --- candidates ---------------------------------------------------------------------------------
 
 @dataclass
 class CandidatesResult:
@@ -60,3 +68,44 @@ def make_candidates(services: Services, name: str, run_id: str | None = None, *,
     return CandidatesResult(repository=name, commit=commit, rows=rows, rule_count=len(rules), llm=outcome,
                             write=write, guardrails=dict(guardrails.counts), facts=len(facts), chunks=len(chunks),
                             seconds=time.perf_counter() - started)
+
+
+# --- review -------------------------------------------------------------------------------------
+
+class InvalidReview(ValueError):
+    """A review that cannot be stored as given (unknown decision, missing reviewer, note too long)."""
+
+
+def review_candidate(engine: Engine, candidate_id: str, decision: str, *, reviewer: str,
+                     note: str | None = None) -> dict:
+    """Record a decision; the newest decision sets the candidate's status. Raises NotFound for an
+    unknown candidate (nothing is stored then)."""
+    if decision not in DECISIONS:
+        raise InvalidReview(f"decision must be one of {', '.join(DECISIONS)}")
+    reviewer = (reviewer or "").strip()
+    if not reviewer or len(reviewer) > 200:
+        raise InvalidReview("reviewer must be 1 to 200 characters")
+    if note is not None and len(note) > 4000:
+        raise InvalidReview("note must be at most 4000 characters")
+    stored = store.record_decision(engine, candidate_id, decision, reviewer, note)
+    candidate = store.get_candidate(engine, candidate_id)
+    ops_log.review_decision(candidate_id=candidate_id, decision=decision, reviewer=reviewer, note=note,
+                            repository=candidate.get("repository"), decision_id=stored["id"])
+    return {**stored, "status": candidate["review_status"], "candidate": candidate}
+
+
+
+# --- the approved registry ----------------------------------------------------------------------
+
+def publish_registry(engine: Engine) -> store.RegistryWrite:
+    """Rebuild the registry from the newest review decisions (one transaction)."""
+    return store.publish_registry(engine)
+
+
+def search_registry(engine: Engine, query: str | None, limit: int = 50) -> list[dict]:
+    """Approved abilities across repositories matching every word of `query` (all when empty)."""
+    return store.search_abilities(engine, query, limit)
+
+
+def registry_for_repository(engine: Engine, repository_id: int) -> list[dict]:
+    return store.repository_abilities(engine, repository_id)
