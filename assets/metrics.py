@@ -5,16 +5,19 @@ from datetime import timedelta
 
 import dagster as dg
 
-from repo_scoping_pipelines.metrics.aggregates import author_daily, author_windows
 from repo_scoping_pipelines.metrics.history import (
     EARLIEST_PLAUSIBLE,
     HistoryError,
     count_reachable,
-    extract_history,
     head_commit,
 )
-from repo_scoping_pipelines.metrics.ownership import compute_ownership
-from repo_scoping_pipelines.metrics.shipped import compute_shipped
+from repo_scoping_pipelines.metrics.pipeline import (
+    author_daily,
+    author_windows,
+    compute_ownership,
+    compute_shipped,
+    extract_history,
+)
 from repo_scoping_pipelines.operations import log as ops_log
 from repo_scoping_pipelines.partitions import repositories
 from repo_scoping_pipelines.resources import RepoScopingResource

@@ -6,7 +6,7 @@ embedded and searchable in the same run.
 
 import dagster as dg
 
-from repo_scoping_pipelines.metrics.trackers import SyncResult, sync_pull_requests, sync_tracker_issues
+from repo_scoping_pipelines.metrics.pipeline import SyncResult, sync_pull_requests, sync_tracker_issues
 from repo_scoping_pipelines.partitions import repositories
 from repo_scoping_pipelines.resources import RepoScopingResource
 from repo_scoping_pipelines.run_tags import is_full_refresh

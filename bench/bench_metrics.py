@@ -31,10 +31,14 @@ def raw_git_log(repo: Path, *extra: str) -> float:
 
 
 def metrics_pass(services, repo_id: int, repo: Path, *, full: bool) -> dict[str, float]:
-    from repo_scoping_pipelines.metrics.aggregates import author_daily, author_windows
-    from repo_scoping_pipelines.metrics.history import EARLIEST_PLAUSIBLE, extract_history
-    from repo_scoping_pipelines.metrics.ownership import compute_ownership
-    from repo_scoping_pipelines.metrics.shipped import compute_shipped
+    from repo_scoping_pipelines.metrics.history import EARLIEST_PLAUSIBLE
+    from repo_scoping_pipelines.metrics.pipeline import (
+        author_daily,
+        author_windows,
+        compute_ownership,
+        compute_shipped,
+        extract_history,
+    )
 
     steps: dict[str, float] = {}
     t = time.perf_counter()

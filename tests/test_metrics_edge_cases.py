@@ -12,8 +12,8 @@ from test_metrics_history import refresh_metrics
 
 from repo_scoping_pipelines.collectors.registration import register_repository
 from repo_scoping_pipelines.definitions import defs
-from repo_scoping_pipelines.metrics.aggregates import authors
-from repo_scoping_pipelines.metrics.history import HistoryError, extract_history, parse_log
+from repo_scoping_pipelines.metrics.history import HistoryError, parse_log
+from repo_scoping_pipelines.metrics.pipeline import authors, extract_history
 from repo_scoping_pipelines.operations.refresh import refresh_in_process
 from repo_scoping_pipelines.resources import RepoScopingResource
 from repo_scoping_pipelines.sensors.metrics import author_metrics_daily_after_history

@@ -201,7 +201,7 @@ def test_full_refresh_tag_reextracts(services, make_repo, instance):
 
 
 def _authors(services, name):
-    from repo_scoping_pipelines.metrics.aggregates import authors
+    from repo_scoping_pipelines.metrics.pipeline import authors
     from repo_scoping_pipelines.storage import catalog
 
     return authors(services.engine, catalog.get_repository(services.engine, name).id, "all")

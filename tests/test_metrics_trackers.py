@@ -12,8 +12,12 @@ from werkzeug import Response
 
 from repo_scoping_pipelines.collectors.registration import register_repository
 from repo_scoping_pipelines.config import Settings
-from repo_scoping_pipelines.metrics.shipped import compute_shipped, shipped
-from repo_scoping_pipelines.metrics.trackers import sync_pull_requests, sync_tracker_issues
+from repo_scoping_pipelines.metrics.pipeline import (
+    compute_shipped,
+    shipped,
+    sync_pull_requests,
+    sync_tracker_issues,
+)
 from repo_scoping_pipelines.operations.refresh import refresh_in_process
 from repo_scoping_pipelines.search.query import search_code
 from repo_scoping_pipelines.services import open_services

@@ -7,7 +7,8 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Query
 
-from ..metrics import aggregates, ownership, shipped
+from ..metrics import pipeline as metrics
+from ..metrics.shipped import parse_week
 from ..services import Services
 from ..storage import catalog
 from .deps import services
@@ -26,7 +27,7 @@ def metrics_authors(repository: str = Query(..., min_length=1, max_length=100),
     lines from numstat (binary files count 0), as of the last author_metrics_window run."""
     repo = catalog.get_repository(svc.reader, repository)
     return {"repository": repo.name, "window": window,
-            "authors": aggregates.authors(svc.reader, repo.id, window)}
+            "authors": metrics.authors(svc.reader, repo.id, window)}
 
 
 @router.get("/metrics/ownership", summary="Who owns a file or a folder (shares of changed lines)",
@@ -38,7 +39,7 @@ def metrics_ownership(repository: str = Query(..., min_length=1, max_length=100)
     repo = catalog.get_repository(svc.reader, repository)
     if "\x00" in path or any(part == ".." for part in path.split("/")):
         raise ApiError(400, "invalid_request", "path must be a relative path inside the repository")
-    answer = ownership.ownership(svc.reader, repo.id, path, weighting=weighting)
+    answer = metrics.ownership(svc.reader, repo.id, path, weighting=weighting)
     if answer is None:
         raise ApiError(404, "not_found", f"no ownership known for {path or '/'!r} in {repo.name!r}")
     return {"repository": repo.name, **answer}
@@ -54,10 +55,10 @@ def metrics_shipped(repository: str = Query(..., min_length=1, max_length=100),
     start = None
     if week:
         try:
-            start = shipped.parse_week(week)
+            start = parse_week(week)
         except ValueError:
             raise ApiError(400, "invalid_request", "week must look like 2024-W03 or 2024-01-17") from None
-    answer = shipped.shipped(svc.reader, repo.id, start)
+    answer = metrics.shipped(svc.reader, repo.id, start)
     if answer is None:
         if start is None:
             raise ApiError(404, "not_found", f"nothing shipped is known for {repo.name!r} yet")

@@ -1,2 +1,2 @@
-"""Engineering metrics from git history (and GitHub / Redmine when configured): plain functions the
-metrics assets call; storage lives in storage/metrics.py."""
+"""Engineering metrics from git history (and GitHub / Redmine when configured): pure modules plus
+pipeline.py, the one that reads and writes storage (its queries live in storage/metrics.py)."""

@@ -1,22 +1,19 @@
-"""commit_history's work: read `git log --no-merges --use-mailmap --numstat -z` from the checkout and
-store every commit with its per-file line counts, incrementally from the last seen head."""
+"""Reading history from git: `git log --no-merges --use-mailmap --numstat -z` parsed into commits
+with per-file line counts, the head, the mailmap, ancestry and the remote head (no storage here;
+pipeline.extract_history stores them incrementally)."""
 
 from __future__ import annotations
 
 import re
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
-
-from sqlalchemy.engine import Engine
 
 # The collector's safe git invocation (no ext:: transports, no hooks, no prompts).
 from ..collectors.git import SAFE_GIT_OPTIONS, GitError, git_env, run_git
-from ..storage import metrics as store
 
 # Records start with RS (0x1e); fields and numstat entries end with NUL (-z), so any byte in a
 # name, subject or path is read exactly.
@@ -163,62 +160,6 @@ def is_ancestor(checkout: Path, older: str, newer: str) -> bool:
     except GitError:
         return False  # not an ancestor, or the old commit is gone after a force-push and a gc
     return True
-
-
-def _commit_row(repository_id: int, c: Commit) -> tuple:
-    added = sum(f[2] for f in c.files)
-    deleted = sum(f[3] for f in c.files)
-    return (repository_id, c.sha, c.author_name, c.author_email, c.committer_name, c.committer_email,
-            c.authored_at, c.committed_at, c.authored_at.date(), c.subject, change_type(c.subject), added, deleted,
-            len(c.files))
-
-
-def extract_history(engine: Engine, repository_id: int, checkout: Path, *, full: bool = False,
-                    today: date | None = None) -> HistoryResult:
-    """Store the non-merge history reachable from the checkout's head.
-
-    Incremental from the stored watermark; re-extracts everything when asked (`full`), when the
-    watermark is no longer an ancestor of the head (force-push) or when .mailmap changed.
-    """
-    started = time.perf_counter()
-    head = head_commit(checkout)
-    mailmap = mailmap_blob(checkout, head)
-    state = store.get_history_state(engine, repository_id)
-    previous = state["head_sha"] if state else None
-    if full:
-        mode, reason = "full", "full refresh requested"
-    elif state is None:
-        mode, reason = "full", "first extraction"
-    elif state["mailmap_blob"] != mailmap:
-        mode, reason = "full", ".mailmap changed: authors are resolved again"
-    elif previous == head:
-        mode, reason = "unchanged", "head unchanged"
-    elif is_ancestor(checkout, previous, head):
-        mode, reason = "incremental", f"new commits since {previous[:12]}"
-    else:
-        mode, reason = "full", f"force-push: {previous[:12]} is no longer an ancestor of the head"
-    result = HistoryResult(mode=mode, reason=reason, head=head, previous_head=previous)
-    if mode == "unchanged":
-        result.total_commits = state["commit_count"]
-    else:
-        old_range = store.history_day_range(engine, repository_id) if mode == "full" else (None, None)
-        days: set[date] = set()
-        with store.write_history(engine, repository_id, replace=mode == "full") as writer:
-            revisions = [head] if mode == "full" else [f"{previous}..{head}"]
-            for commit in read_log(checkout, revisions):
-                row = _commit_row(repository_id, commit)
-                writer.add(row, [(repository_id, commit.sha, *f) for f in commit.files])
-                days.add(row[8])
-            writer.watermark = (head, mailmap, mode == "full")
-        result.commits_added, result.files_added, result.total_commits = writer.commits, writer.files, writer.stored
-        days.update(d for d in old_range if d is not None)
-        if days:
-            result.first_day, result.last_day = min(days), max(days)
-    today = today or datetime.now(UTC).date()
-    result.implausible_dates = store.implausible_date_count(engine, repository_id, EARLIEST_PLAUSIBLE,
-                                                            today + timedelta(days=1))
-    result.seconds = time.perf_counter() - started
-    return result
 
 
 def count_reachable(checkout: Path, head: str) -> int:

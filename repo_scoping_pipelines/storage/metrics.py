@@ -23,7 +23,7 @@ from .tables import (
     pull_requests,
     shipped_weeks,
 )
-from .tables import tracker_issues as tracker_issues  # re-exported: metrics.trackers uses it
+from .tables import tracker_issues as tracker_issues  # re-exported: metrics.pipeline uses it
 
 COMMIT_COLUMNS = ("repository_id", "sha", "author_name", "author_email", "committer_name", "committer_email",
                   "authored_at", "committed_at", "author_day", "subject", "change_type", "lines_added",
