@@ -84,7 +84,7 @@ def _refresh(names: tuple[str, ...], quiet: bool = False) -> list:
             outcome = refresh_in_process(instance, name)
             for asset, meta in outcome.assets.items():
                 summary = ", ".join(f"{k}={v}" for k, v in meta.items()
-                                    if k not in ("preview",) and not isinstance(v, (dict, list)))
+                                    if not k.startswith("preview") and isinstance(v, (str, int, float, bool)))
                 click.echo(f"    {asset}: {summary}")
             if outcome.success:
                 click.echo(f"    done (run {outcome.run_id[:8]})")

@@ -99,6 +99,7 @@ def test_embedded_default_demo(make_repo):
         result = run_cli("demo", str(repo.path), "--name", "demo", "--query", "overdue invoices", env=env, timeout=600)
         assert result.returncode == 0, result.stdout + result.stderr
         assert "== demo @" in result.stdout and f"{len(SAMPLE_FILES)} files" in result.stdout
+        assert "TableMetadataValue" not in result.stdout  # typed previews stay in the Dagster UI
         assert "Python" in result.stdout
         assert "payments/invoices.py:19-20  method InvoiceRepository.find_overdue_invoices" in result.stdout
         assert (home / "var" / "pgdata" / "PG_VERSION").exists()
