@@ -52,6 +52,7 @@ def register(name: str, source: str) -> None:
     """Register NAME from SOURCE (git URL, local git path or .zip) and add its partition."""
     from repo_scoping_pipelines.collectors.registration import RegistrationError, register_repository
     from repo_scoping_pipelines.operations.dagster_instance import dagster_instance
+    from repo_scoping_pipelines.operations.deployment import read_state
     from repo_scoping_pipelines.operations.refresh import ensure_partitions
 
     services = _services()
@@ -59,6 +60,12 @@ def register(name: str, source: str) -> None:
         repo = register_repository(services, name, source)
     except RegistrationError as exc:
         _fail(str(exc))
+    if read_state(services.settings, "daemon"):
+        # Under `repo-scoping up` the repository_registrations sensor adds the partition AND queues the
+        # first refresh; adding the partition here would hide the registration from it.
+        click.echo(f"registered {repo.name} ({repo.source_kind}); the running daemon adds its partition "
+                   "and queues its first refresh")
+        return
     with dagster_instance(services.settings) as instance:
         ensure_partitions(instance, [repo.name])
     click.echo(f"registered {repo.name} ({repo.source_kind})")

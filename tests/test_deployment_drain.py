@@ -122,3 +122,24 @@ def test_registrations_drain_through_daemon_despite_kills(stack, make_repo):
         counts[name] = sum(chunk_store.chunk_counts(services.engine, repo.id).values())
         assert services.vectors.count(services.collection, name) == counts[name]
     assert len(set(counts.values())) == 1 and counts["alpha"] > 0, counts
+
+
+def test_cli_register_under_up_starts_the_first_refresh(stack, make_repo):
+    """`repo-scoping register` with the daemon up: the sensor sees the registration and runs it."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    settings = stack
+    deployment.up(settings, echo=print, only=RUNNERS)
+    repo = make_repo("delta", SAMPLE_FILES)
+    cli = str(Path(sys.executable).parent / "repo-scoping")
+    done = subprocess.run([cli, "register", "delta", str(repo.path)], env=dict(os.environ), capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "queues its first refresh" in done.stdout
+    wait_for(lambda: any(r.dagster_run.tags.get("dagster/partition") == "delta"
+                         for r in _by_status(_runs(settings), "SUCCESS")), 240, "the first refresh of delta",
+             describe=lambda: _describe(settings))
+    engine = open_services(settings).engine
+    assert catalog.latest_snapshot(engine, catalog.get_repository(engine, "delta").id)["commit_sha"] == repo.head()
