@@ -10,8 +10,6 @@ import dagster as dg
 from repo_scoping_pipelines.quality.suites import SUITES, TableSuite
 from repo_scoping_pipelines.resources import RepoScopingResource
 
-GX_TAG = {"repo_scoping/checks": "great_expectations"}
-
 
 def _spec(suite: TableSuite) -> dg.AssetCheckSpec:
     return dg.AssetCheckSpec(suite.check_name, asset=suite.asset, description=suite.description,

@@ -6,7 +6,6 @@ prints progress bars, and only the data_quality job needs it.
 
 from __future__ import annotations
 
-import logging
 import os
 from dataclasses import dataclass, field
 
@@ -14,12 +13,12 @@ import sqlalchemy as sa
 
 from repo_scoping_pipelines.safety.redaction import redact
 
+from ..operations import log as ops_log
 from ..storage.tables import SCHEMA
 from .suites import Expect, TableSuite, describe
 
-log = logging.getLogger(__name__)
-
 ROWS_NAMED = 20  # failing rows named per expectation in the check metadata
+_BULKY = ("text", "index_text", "body", "description")  # columns too long for check metadata
 
 
 @dataclass
@@ -67,14 +66,12 @@ def _gx_expectation(gxe, e: Expect, description: str):
 
 
 def _rows(result: dict, keys: list[str]) -> list[dict]:
-    """The failing rows GX reports: key columns plus the offending values, JSON-safe."""
+    """The failing rows GX reports: their key columns, then a few other (not bulky) values, JSON-safe."""
     rows = result.get("unexpected_index_list") or (result.get("details") or {}).get("unexpected_rows") or []
     named = []
-    for row in rows[:ROWS_NAMED]:
-        if isinstance(row, dict):
-            wanted = {k: row[k] for k in row if k in keys} or row
-            extra = {k: v for k, v in row.items() if k not in keys and k not in ("text", "index_text", "body")}
-            named.append({k: _plain(v) for k, v in {**wanted, **dict(list(extra.items())[:4])}.items()})
+    for row in (r for r in rows[:ROWS_NAMED] if isinstance(r, dict)):
+        others = [k for k in row if k not in keys and k not in _BULKY][:4]
+        named.append({k: _plain(row[k]) for k in [*(k for k in keys if k in row), *others]})
     return named
 
 
@@ -135,5 +132,6 @@ def validate(engine: sa.Engine, suites: list[TableSuite] | tuple[TableSuite, ...
                 rows=[] if r.success else _rows(found, suite.key_columns), error=error))
         outcomes.append(SuiteOutcome(suite=suite, success=bool(result.success), statistics=dict(result.statistics),
                                      expectations=expectations, row_count=counts[suite.table.name]))
-        log.info("quality.suite", extra={"suite": suite.check_name, "success": result.success})
+        ops_log.event("quality.suite", suite=suite.check_name, success=bool(result.success),
+                      failed=len([e for e in expectations if not e.success]))
     return outcomes
