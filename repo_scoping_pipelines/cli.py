@@ -419,5 +419,20 @@ def list_() -> None:
         click.echo(f"{repo.name}\t{repo.source_kind}\t{repo.default_branch or '-'}")
 
 
+# === search (issue 13) (commands of this area go below this line) ===
+
+
+# === ask (issue 14) (commands of this area go below this line) ===
+
+
+# === runs and tokens (issue 15) (commands of this area go below this line) ===
+
+
+# === people (issue 16) (commands of this area go below this line) ===
+
+
+# === exports (issue 17) (commands of this area go below this line) ===
+
+
 if __name__ == "__main__":
     main()

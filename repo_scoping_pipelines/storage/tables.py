@@ -458,3 +458,21 @@ guardrail_events = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.UniqueConstraint("counter", "subject", name="uq_guardrail_events_counter_subject"),
 )
+
+
+# === people and pull-request metrics (issue 16, 0007_people) (tables of this area go below this line) ===
+
+
+# === insight: knowledge, hotspots, coupling (issue 16, 0008_insight) (tables of this area go below this line) ===
+
+
+# === exports and ability snapshots (issue 17, 0009_exports) (tables of this area go below this line) ===
+
+
+# === ask: conversations (issue 14, 0010_ask) (tables of this area go below this line) ===
+
+
+# === access: tokens and runs (issue 15, 0011_access) (tables of this area go below this line) ===
+
+
+# === search (issue 13, 0012_search) (tables of this area go below this line) ===
