@@ -9,6 +9,7 @@ from repo_scoping_pipelines.resources import RepoScopingResource
 from repo_scoping_pipelines.storage import abilities as ability_store
 
 from ._metadata import preview
+from ._skip import Gate, code_version
 from .content import content_chunks
 from .facts import observed_facts
 
@@ -30,6 +31,7 @@ def evidence_problems(engine, rows: list[dict]) -> dict[str, int]:
     group_name="abilities",
     kinds={"python", "openai", "postgres"},
     pool="llm",
+    code_version=code_version("abilities"),
     check_specs=[dg.AssetCheckSpec("candidates_cite_evidence", asset="ability_candidates",
                                    description="Every candidate cites facts or chunks, and every cited id is stored.")],
 )
@@ -38,13 +40,19 @@ def ability_candidates(context: dg.AssetExecutionContext, repo_scoping: RepoScop
     REPO_SCOPING_LLM_PROVIDER=openai) grounded LLM claims, each with its evidence and a stable key
     that keeps its review across snapshots. An LLM failure is recorded; the rules' candidates stand."""
     services = repo_scoping.services()
+    settings = services.settings
+    gate = Gate(context, inputs={"llm": f"{settings.llm_provider or ''}:{settings.llm_model or ''}"})
+    # A failed LLM call is retried by the next refresh even when nothing else changed.
+    if gate.skipped and gate.previous_value("llm_status") != "failed":
+        return gate.result()
     name = context.partition_key
     result = make_candidates(services, name, run_id=context.run_id)
     if result.llm.status == "failed":
         context.log.warning(f"{name}: LLM candidates skipped: {result.llm.error}")
     problems = evidence_problems(services.engine, result.rows)
     shown = [(r["name"], r["category"], r["source"], r["confidence"], len(r["evidence"])) for r in result.rows]
-    return dg.MaterializeResult(
+    changed = bool(result.write.added or result.write.updated or result.write.retired or result.write.revived)
+    return gate.finish(dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(result.rows),
             "commit": result.commit or "",
@@ -69,7 +77,7 @@ def ability_candidates(context: dg.AssetExecutionContext, repo_scoping: RepoScop
         },
         check_results=[dg.AssetCheckResult(check_name="candidates_cite_evidence",
                                             passed=not any(problems.values()), metadata=problems)],
-    )
+    ), changed=changed)
 
 
 @dg.asset(

@@ -9,12 +9,14 @@ from repo_scoping_pipelines.resources import RepoScopingResource
 from repo_scoping_pipelines.storage import catalog
 
 from ._metadata import preview
+from ._skip import code_version
 
 
 @dg.asset(
     partitions_def=repositories,
     group_name="collection",
     kinds={"git", "postgres"},
+    code_version=code_version("collectors"),
     check_specs=[dg.AssetCheckSpec("inventory_matches_tree", asset="repository_snapshot",
                                    description="Every file of the commit's tree is inventoried, nothing else.")],
 )

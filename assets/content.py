@@ -10,6 +10,7 @@ from repo_scoping_pipelines.storage import catalog
 from repo_scoping_pipelines.storage import chunks as chunk_store
 
 from ._metadata import preview
+from ._skip import Gate, code_version
 from .collection import repository_snapshot
 
 
@@ -18,12 +19,16 @@ from .collection import repository_snapshot
     deps=[repository_snapshot],
     group_name="content",
     kinds={"python", "postgres"},
+    code_version=code_version("chunking", "search", "collectors"),
     check_specs=[dg.AssetCheckSpec("chunk_spans_valid", asset="content_chunks",
                                    description="1-based inclusive spans; every chunk belongs to a current file.")],
 )
 def content_chunks(context: dg.AssetExecutionContext, repo_scoping: RepoScopingResource) -> dg.MaterializeResult:
     """Syntax-aware chunks of code (one per function, class, method via tree-sitter), Markdown
     sections and text windows. Only files whose content hash changed are re-chunked."""
+    gate = Gate(context)
+    if gate.skipped:
+        return gate.result()
     services = repo_scoping.services()
     name = context.partition_key
     result = chunk_repository(services, name)
@@ -32,7 +37,8 @@ def content_chunks(context: dg.AssetExecutionContext, repo_scoping: RepoScopingR
     repo = catalog.get_repository(services.engine, name)
     problems = chunk_store.chunk_problems(services.engine, repo.id)
     total = sum(result.by_kind.values())
-    return dg.MaterializeResult(
+    changed = bool(result.files_chunked or result.chunks_removed)
+    return gate.finish(dg.MaterializeResult(
         metadata={
             "dagster/row_count": total,
             "files_chunked": result.files_chunked,
@@ -45,7 +51,7 @@ def content_chunks(context: dg.AssetExecutionContext, repo_scoping: RepoScopingR
         },
         check_results=[dg.AssetCheckResult(check_name="chunk_spans_valid",
                                             passed=not any(problems.values()), metadata=problems)],
-    )
+    ), changed=changed)
 
 
 @dg.asset(
@@ -53,6 +59,7 @@ def content_chunks(context: dg.AssetExecutionContext, repo_scoping: RepoScopingR
     deps=[content_chunks, "pull_requests", "tracker_issues"],  # PR and issue text is embedded in the same run
     group_name="content",
     kinds={"milvus"},
+    code_version=code_version("embedding", "search"),
     check_specs=[dg.AssetCheckSpec("vectors_match_chunks", asset="chunk_embeddings",
                                    description="Milvus holds exactly one vector per stored chunk.")],
 )
@@ -60,12 +67,16 @@ def chunk_embeddings(context: dg.AssetExecutionContext, repo_scoping: RepoScopin
     """Dense vectors (and Milvus BM25 sparse vectors of the normalised text) for every chunk, in the
     collection named after the embedding model. New chunks are embedded, removed ones deleted."""
     services = repo_scoping.services()
+    # The collection names the embedding model and dimension: another model re-embeds everything.
+    gate = Gate(context, inputs={"collection": services.collection})
+    if gate.skipped:
+        return gate.result()
     name = context.partition_key
     result = embed_repository(services, name)
     repo = catalog.get_repository(services.engine, name)
     chunks = chunk_store.chunk_total(services.engine, repo.id)
     in_milvus = services.vectors.count(result.collection, name)
-    return dg.MaterializeResult(
+    return gate.finish(dg.MaterializeResult(
         metadata={
             "dagster/row_count": result.total,
             "collection": result.collection,
@@ -77,4 +88,4 @@ def chunk_embeddings(context: dg.AssetExecutionContext, repo_scoping: RepoScopin
         check_results=[dg.AssetCheckResult(
             check_name="vectors_match_chunks", passed=chunks == result.total == in_milvus,
             metadata={"chunks": chunks, "recorded_vectors": result.total, "milvus_rows": in_milvus})],
-    )
+    ), changed=bool(result.embedded or result.deleted))

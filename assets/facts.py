@@ -10,6 +10,7 @@ from repo_scoping_pipelines.storage import catalog
 from repo_scoping_pipelines.storage import facts as fact_store
 
 from ._metadata import preview
+from ._skip import Gate, code_version
 from .collection import repository_snapshot
 
 
@@ -18,6 +19,7 @@ from .collection import repository_snapshot
     deps=[repository_snapshot],
     group_name="facts",
     kinds={"python", "postgres"},
+    code_version=code_version("facts"),
     check_specs=[
         dg.AssetCheckSpec("evidence_exists", asset="observed_facts",
                           description="Every fact's evidence file is in the snapshot with the content hash it was "
@@ -33,6 +35,9 @@ def observed_facts(context: dg.AssetExecutionContext, repo_scoping: RepoScopingR
     """What the repository is made of, each fact with the file and line that prove it: languages,
     manifests and dependencies, frameworks, entry points, HTTP routes, CI jobs, Dockerfiles, compose
     services, Helm charts, license, tests and documentation. Only files whose content changed are read."""
+    gate = Gate(context)
+    if gate.skipped:
+        return gate.result()
     services = repo_scoping.services()
     name = context.partition_key
     result = observe_repository(services, name, full=is_full_refresh(context.run.tags))
@@ -43,7 +48,7 @@ def observed_facts(context: dg.AssetExecutionContext, repo_scoping: RepoScopingR
     evidence = {k: problems[k] for k in ("evidence_missing", "evidence_changed", "line_out_of_range")}
     ranges = {k: problems[k] for k in ("confidence_out_of_range", "language_lines_out_of_range", "stale_snapshot")}
     total = sum(result.by_kind.values())
-    return dg.MaterializeResult(
+    return gate.finish(dg.MaterializeResult(
         metadata={
             "dagster/row_count": total,
             "commit": result.commit,
@@ -68,7 +73,7 @@ def observed_facts(context: dg.AssetExecutionContext, repo_scoping: RepoScopingR
                                 metadata={"empty_keys": problems["empty_keys"]}),
             dg.AssetCheckResult(check_name="values_in_range", passed=not any(ranges.values()), metadata=ranges),
         ],
-    )
+    ), changed=bool(result.added or result.removed))
 
 
 @dg.asset(
@@ -77,6 +82,7 @@ def observed_facts(context: dg.AssetExecutionContext, repo_scoping: RepoScopingR
     deps=[repository_snapshot, observed_facts],
     group_name="facts",
     kinds={"python", "postgres"},
+    code_version=code_version("facts"),
     check_specs=[
         dg.AssetCheckSpec("edges_resolve", asset="dependency_graph",
                           description="Every edge joins two stored nodes and cites an importing file and line of "
@@ -88,6 +94,9 @@ def observed_facts(context: dg.AssetExecutionContext, repo_scoping: RepoScopingR
 def dependency_graph(context: dg.AssetExecutionContext, repo_scoping: RepoScopingResource) -> dg.MaterializeResult:
     """The import graph: modules (Python/JS/TS files, Go packages, Java classes) with language, lines,
     in/out degree and PageRank rank, and import edges, internal or to external/stdlib packages."""
+    gate = Gate(context)
+    if gate.skipped:
+        return gate.result()
     services = repo_scoping.services()
     name = context.partition_key
     result = build_repository_graph(services, name)
@@ -100,7 +109,7 @@ def dependency_graph(context: dg.AssetExecutionContext, repo_scoping: RepoScopin
            for n in internal[:10]]
     structure = {k: problems[k] for k in ("dangling_edges", "edge_evidence_missing", "internal_nodes_without_file")}
     ranges = {k: problems[k] for k in ("negative_counts", "pagerank_sum_off")}
-    return dg.MaterializeResult(
+    return gate.finish(dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(nodes) + len(edges),
             "commit": result.commit,
@@ -120,4 +129,4 @@ def dependency_graph(context: dg.AssetExecutionContext, repo_scoping: RepoScopin
             dg.AssetCheckResult(check_name="graph_values_in_range", passed=not any(ranges.values()),
                                 metadata=ranges),
         ],
-    )
+    ), changed=True)

@@ -1,7 +1,8 @@
-"""Metrics stage: commit_history, author_metrics_daily, author_metrics_window, file_ownership, what_shipped."""
+"""Metrics stage: commit_history, author_metrics_daily, author_metrics_window, file_ownership, what_shipped;
+pull_request_details, author_prs_window and people (issue 16)."""
 
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
@@ -15,8 +16,11 @@ from repo_scoping_pipelines.metrics.pipeline import (
     author_daily,
     author_windows,
     compute_ownership,
+    compute_people,
+    compute_pr_windows,
     compute_shipped,
     extract_history,
+    sync_pull_request_details,
 )
 from repo_scoping_pipelines.operations import log as ops_log
 from repo_scoping_pipelines.partitions import repositories
@@ -24,14 +28,20 @@ from repo_scoping_pipelines.resources import RepoScopingResource
 from repo_scoping_pipelines.run_tags import is_full_refresh
 from repo_scoping_pipelines.storage import catalog
 from repo_scoping_pipelines.storage import metrics as metric_store
+from repo_scoping_pipelines.storage import people as people_store
 
 from ._metadata import preview
+from ._skip import Gate, code_version
 from .collection import repository_snapshot
-from .trackers import pull_requests
+from .trackers import pull_requests, tracker_issues
 
 # Days from 1980 (older author dates are reported as implausible) through today, in UTC.
 daily_partitions = dg.DailyPartitionsDefinition(start_date=EARLIEST_PLAUSIBLE.isoformat(), timezone="UTC",
                                                 end_offset=1)
+
+
+def _today() -> str:
+    return datetime.now(UTC).date().isoformat()
 
 
 def _day(value) -> str:
@@ -52,6 +62,7 @@ def _without_history(context: dg.AssetExecutionContext, check_name: str) -> dg.M
     deps=[repository_snapshot],
     group_name="metrics",
     kinds={"git", "postgres"},
+    code_version=code_version("metrics"),
     check_specs=[dg.AssetCheckSpec("commits_match_git", asset="commit_history",
                                    description="Stored commits = git rev-list --no-merges --count HEAD.")],
 )
@@ -59,12 +70,15 @@ def commit_history(context: dg.AssetExecutionContext, repo_scoping: RepoScopingR
     """Every non-merge commit reachable from the default branch head, author and committer resolved
     through .mailmap, with per-file numstat. Incremental from the last seen head; a force-push, a
     .mailmap change or a run tagged repo_scoping/full_refresh=true re-extracts everything."""
+    gate = Gate(context)  # the head is in the snapshot's commit: same commit, same history
+    if gate.skipped:
+        return gate.result()
     services = repo_scoping.services()
     name = context.partition_key
     repo = catalog.get_repository(services.engine, name)
     checkout = services.settings.checkouts / name
     if repo.source_kind == "zip":
-        return _without_history(context, "commits_match_git")
+        return gate.finish(_without_history(context, "commits_match_git"), changed=False)
     try:
         result = extract_history(services.engine, repo.id, checkout, full=is_full_refresh(context.run.tags))
     except HistoryError as exc:
@@ -79,7 +93,7 @@ def commit_history(context: dg.AssetExecutionContext, repo_scoping: RepoScopingR
         ops_log.event("metrics.implausible_dates", level=logging.WARNING, repository=name,
                       commits=result.implausible_dates)
     expected = count_reachable(checkout, result.head)
-    return dg.MaterializeResult(
+    return gate.finish(dg.MaterializeResult(
         metadata={
             "dagster/row_count": result.total_commits,
             "head": result.head,
@@ -96,7 +110,7 @@ def commit_history(context: dg.AssetExecutionContext, repo_scoping: RepoScopingR
         data_version=dg.DataVersion(result.head),
         check_results=[dg.AssetCheckResult(check_name="commits_match_git", passed=expected == result.total_commits,
                                            metadata={"stored": result.total_commits, "git": expected})],
-    )
+    ), changed=result.changed)
 
 
 @dg.asset(
@@ -133,6 +147,7 @@ def author_metrics_daily(context: dg.AssetExecutionContext,
     deps=[commit_history],
     group_name="metrics",
     kinds={"postgres"},
+    code_version=code_version("metrics"),
     check_specs=[dg.AssetCheckSpec("all_time_matches_history", asset="author_metrics_window",
                                    description="All-time commits per author sum to the stored commits.")],
 )
@@ -140,12 +155,16 @@ def author_metrics_window(context: dg.AssetExecutionContext,
                           repo_scoping: RepoScopingResource) -> dg.MaterializeResult:
     """Per author: commits, lines added/deleted, files touched and active days over the last 7, 30
     and 90 days and all time (what GET /metrics/authors answers)."""
+    # The 7/30/90-day windows move with the calendar: recomputed once a day even without commits.
+    gate = Gate(context, inputs={"day": _today()})
+    if gate.skipped:
+        return gate.result()
     services = repo_scoping.services()
     repo = catalog.get_repository(services.engine, context.partition_key)
     result = author_windows(services.engine, repo.id)
     stored = metric_store.commit_count(services.engine, repo.id)
     top = metric_store.window_authors(services.engine, repo.id, "30d")[:10]
-    return dg.MaterializeResult(
+    return gate.finish(dg.MaterializeResult(
         metadata={"dagster/row_count": result.rows["all"], **{f"authors_{w}": n for w, n in result.rows.items()},
                   "as_of": result.as_of.isoformat(timespec="seconds"), "seconds": round(result.seconds, 3),
                   **preview(
@@ -154,7 +173,7 @@ def author_metrics_window(context: dg.AssetExecutionContext,
         check_results=[dg.AssetCheckResult(check_name="all_time_matches_history",
                                            passed=result.commits_all == stored,
                                            metadata={"window_all": result.commits_all, "history": stored})],
-    )
+    ), changed=True)
 
 
 @dg.asset(
@@ -162,6 +181,7 @@ def author_metrics_window(context: dg.AssetExecutionContext,
     deps=[commit_history],
     group_name="metrics",
     kinds={"postgres"},
+    code_version=code_version("metrics"),
     check_specs=[dg.AssetCheckSpec("ownership_rows_valid", asset="file_ownership",
                                    description="No negative line counts; every row has a commit.")],
 )
@@ -170,11 +190,15 @@ def file_ownership(context: dg.AssetExecutionContext, repo_scoping: RepoScopingR
     recency-weighted variant (half-life REPO_SCOPING_OWNERSHIP_HALF_LIFE_DAYS) and the main owner;
     GET /metrics/ownership also answers for folders."""
     services = repo_scoping.services()
+    # Recency weights age with the calendar: recomputed once a day, or when the half-life changes.
+    gate = Gate(context, inputs={"day": _today(), "half_life_days": services.settings.ownership_half_life_days})
+    if gate.skipped:
+        return gate.result()
     name = context.partition_key
     repo = catalog.get_repository(services.engine, name)
     checkout = services.settings.checkouts / name
     if repo.source_kind == "zip":
-        return _without_history(context, "ownership_rows_valid")
+        return gate.finish(_without_history(context, "ownership_rows_valid"), changed=False)
     try:
         head = head_commit(checkout)
     except HistoryError as exc:
@@ -183,13 +207,13 @@ def file_ownership(context: dg.AssetExecutionContext, repo_scoping: RepoScopingR
                                half_life_days=services.settings.ownership_half_life_days,
                                force=is_full_refresh(context.run.tags))
     problems = metric_store.owner_problems(services.engine, repo.id)
-    return dg.MaterializeResult(
+    return gate.finish(dg.MaterializeResult(
         metadata={"dagster/row_count": result.rows, "paths": result.paths, "changed": not result.skipped,
                   "seconds": round(result.seconds, 3),
                   **preview(["author", "lines changed"], result.top)},
         check_results=[dg.AssetCheckResult(check_name="ownership_rows_valid", passed=not any(problems.values()),
                                            metadata=problems)],
-    )
+    ), changed=not result.skipped)
 
 
 @dg.asset(
@@ -197,19 +221,23 @@ def file_ownership(context: dg.AssetExecutionContext, repo_scoping: RepoScopingR
     deps=[commit_history, pull_requests],
     group_name="metrics",
     kinds={"postgres"},
+    code_version=code_version("metrics"),
     check_specs=[dg.AssetCheckSpec("weeks_cover_history", asset="what_shipped",
                                    description="From commits: every stored commit is in exactly one week.")],
 )
 def what_shipped(context: dg.AssetExecutionContext, repo_scoping: RepoScopingResource) -> dg.MaterializeResult:
     """Per ISO week: the merged pull requests (when GitHub is synced for the repository) or else the
     commits that landed, grouped by conventional-commit type (feat, fix, ... other)."""
+    gate = Gate(context)
+    if gate.skipped:
+        return gate.result()
     services = repo_scoping.services()
     repo = catalog.get_repository(services.engine, context.partition_key)
     result = compute_shipped(services.engine, repo.id, force=is_full_refresh(context.run.tags))
     total = metric_store.shipped_total(services.engine, repo.id)
     expected = (metric_store.commit_count(services.engine, repo.id) if result.source == "commits"
                 else result.items)
-    return dg.MaterializeResult(
+    return gate.finish(dg.MaterializeResult(
         metadata={"dagster/row_count": result.weeks, "source": result.source, "items": result.items,
                   "changed": not result.skipped,
                   "latest_week": _day(result.latest_week), "seconds": round(result.seconds, 3),
@@ -217,4 +245,99 @@ def what_shipped(context: dg.AssetExecutionContext, repo_scoping: RepoScopingRes
                                                                 sorted(result.latest_counts.items()))},
         check_results=[dg.AssetCheckResult(check_name="weeks_cover_history", passed=total == expected,
                                            metadata={"in_weeks": total, "expected": expected})],
+    ), changed=not result.skipped)
+
+
+# --- people and pull-request metrics (issue 16) ------------------------------------------------------
+
+@dg.asset(
+    partitions_def=repositories,
+    deps=[pull_requests],
+    group_name="metrics",
+    kinds={"github", "postgres"},
+    pool="github",
+    check_specs=[dg.AssetCheckSpec("details_sync_succeeded", asset="pull_request_details",
+                                   description="GitHub answered for every PR that needed details "
+                                               "(or GitHub is not configured).")],
+)
+def pull_request_details(context: dg.AssetExecutionContext, repo_scoping: RepoScopingResource) -> dg.MaterializeResult:
+    """Reviews, changed files (lines, paths) and commits of each pull request, from the GitHub REST API
+    (paginated), fetched only for PRs new or updated since their details were last fetched. The
+    commits carry GitHub's commit-author linkage (login <-> git e-mail) that the people registry uses."""
+    services = repo_scoping.services()
+    name = context.partition_key
+    result = sync_pull_request_details(services, name)
+    if result.status == "error":
+        context.log.error(f"{name}: pull request details failed after {result.fetched} PRs: {result.error}")
+    else:
+        context.log.info(f"{name}: pull request details {result.status}: {result.reason}")
+    return dg.MaterializeResult(
+        metadata={"dagster/row_count": result.totals.get("prs_with_details", 0), "status": result.status,
+                  "reason": result.reason, "error": result.error or "", "pending": result.pending,
+                  "fetched": result.fetched, "changed": result.fetched > 0, "requests": result.requests,
+                  "skipped_records": result.skipped_records, "seconds": round(result.seconds, 3),
+                  "reviews": result.totals.get("reviews", 0), "files": result.totals.get("files", 0)},
+        check_results=[dg.AssetCheckResult(check_name="details_sync_succeeded", passed=result.status != "error",
+                                           metadata={"status": result.status, "error": result.error or ""})],
+    )
+
+
+@dg.asset(
+    partitions_def=repositories,
+    deps=[pull_request_details],
+    group_name="metrics",
+    kinds={"pandas", "postgres"},
+    check_specs=[dg.AssetCheckSpec("all_time_opened_matches_prs", asset="author_prs_window",
+                                   description="All-time PRs opened per author sum to the stored PRs with an author.")],
+)
+def author_prs_window(context: dg.AssetExecutionContext, repo_scoping: RepoScopingResource) -> dg.MaterializeResult:
+    """Per GitHub login over the last 7, 30 and 90 days and all time: PRs opened and merged, median
+    hours to the first review (by someone else) and to merge, reviews given, median PR size in lines
+    and files (what GET /metrics/pull-requests answers). Computed with pandas from the stored PRs."""
+    services = repo_scoping.services()
+    repo = catalog.get_repository(services.engine, context.partition_key)
+    result = compute_pr_windows(services.engine, repo.id)
+    opened_all = sum(r["opened"] for r in people_store.pr_window_rows(services.engine, repo.id, "all"))
+    return dg.MaterializeResult(
+        metadata={"dagster/row_count": result.rows["all"], **{f"authors_{w}": n for w, n in result.rows.items()},
+                  "prs": result.prs, **{f"bad_{k}": v for k, v in result.counts.items() if k not in ("prs", "reviews")},
+                  "as_of": result.as_of.isoformat(timespec="seconds"), "seconds": round(result.seconds, 3),
+                  **preview(["login (30 days)", "opened", "merged", "reviews given", "median h to review",
+                             "median h to merge"],
+                            [(r["author_login"], r["opened"], r["merged"], r["reviews_given"],
+                              r["median_hours_to_first_review"], r["median_hours_to_merge"]) for r in result.top])},
+        check_results=[dg.AssetCheckResult(check_name="all_time_opened_matches_prs", passed=opened_all == result.prs,
+                                           metadata={"opened_all": opened_all, "prs": result.prs})],
+    )
+
+
+@dg.asset(
+    partitions_def=repositories,
+    deps=[commit_history, pull_request_details, tracker_issues],
+    group_name="metrics",
+    kinds={"pandas", "postgres"},
+    check_specs=[dg.AssetCheckSpec("every_identity_has_a_person", asset="people",
+                                   description="Each identity belongs to exactly one stored person.")],
+)
+def people(context: dg.AssetExecutionContext, repo_scoping: RepoScopingResource) -> dg.MaterializeResult:
+    """The people registry across repositories and tools: git authors (after .mailmap), GitHub logins
+    and Redmine users merged by exact e-mail, GitHub noreply addresses, GitHub's commit-author linkage
+    and manual `repo-scoping people merge|split` decisions (which survive every recomputation). Similar
+    names become suggestions for a person to decide. Partitioned by repository so every refresh keeps
+    it current; each run rebuilds the whole (global) registry."""
+    services = repo_scoping.services()
+    result = compute_people(services.engine)
+    totals = people_store.registry_totals(services.engine)
+    context.log.info(f"{result.people} people from {result.identities} identities, "
+                     f"{result.suggestions} suggestions waiting")
+    return dg.MaterializeResult(
+        metadata={"dagster/row_count": result.people, "identities": result.identities,
+                  "suggestions": result.suggestions, "moved_identities": result.moved,
+                  "new_identities": result.new, "changed": bool(result.moved or result.new),
+                  **result.counts, "seconds": round(result.seconds, 3),
+                  **preview(["person", "e-mail", "github", "identities"], result.top)},
+        check_results=[dg.AssetCheckResult(
+            check_name="every_identity_has_a_person",
+            passed=totals["orphans"] == 0 and totals["identities"] == result.identities,
+            metadata=totals)],
     )

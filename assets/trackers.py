@@ -11,11 +11,16 @@ from repo_scoping_pipelines.partitions import repositories
 from repo_scoping_pipelines.resources import RepoScopingResource
 from repo_scoping_pipelines.run_tags import is_full_refresh
 
+from ._skip import Gate, code_version
 from .collection import repository_snapshot
 
 
 def _result(context: dg.AssetExecutionContext, result: SyncResult, check: str) -> dg.MaterializeResult:
     name = context.partition_key
+    # Fed from outside the graph: never skipped, but a sync that fetched nothing keeps the data
+    # version, so chunk_embeddings and what_shipped skip; one that fetched something gets a new one.
+    gate = Gate(context, decide=False)
+    gate.rerun_because = "outside service, polled every refresh"
     if result.status == "error":
         # The service failed: say so loudly, keep what is stored, let the other assets go on.
         context.log.error(f"{name}: {result.source} sync failed: {result.error}")
@@ -23,7 +28,7 @@ def _result(context: dg.AssetExecutionContext, result: SyncResult, check: str) -
         context.log.info(f"{name}: {result.source} not configured ({result.reason})")
     else:
         context.log.info(f"{name}: {result.source} {result.status}: {result.reason}")
-    return dg.MaterializeResult(
+    return gate.finish(dg.MaterializeResult(
         metadata={"dagster/row_count": result.stored, "status": result.status, "reason": result.reason,
                   "error": result.error or "", "target": result.target or "", "fetched": result.fetched,
                   "changed": result.fetched > 0, "chunks_added": result.chunks_added,
@@ -31,7 +36,7 @@ def _result(context: dg.AssetExecutionContext, result: SyncResult, check: str) -
         check_results=[dg.AssetCheckResult(
             check_name=check, passed=result.status != "error", severity=dg.AssetCheckSeverity.ERROR,
             metadata={"status": result.status, "error": result.error or ""})],
-    )
+    ), changed=result.fetched > 0 or result.status == "error", fresh=True)
 
 
 @dg.asset(
@@ -40,6 +45,7 @@ def _result(context: dg.AssetExecutionContext, result: SyncResult, check: str) -
     group_name="collection",
     kinds={"github", "postgres"},
     pool="github",
+    code_version=code_version("collectors", "metrics"),
     check_specs=[dg.AssetCheckSpec("github_sync_succeeded", asset="pull_requests",
                                    description="The last GitHub sync answered (or GitHub is not configured).")],
 )
@@ -58,6 +64,7 @@ def pull_requests(context: dg.AssetExecutionContext, repo_scoping: RepoScopingRe
     group_name="collection",
     kinds={"postgres"},
     pool="redmine",
+    code_version=code_version("collectors", "metrics"),
     check_specs=[dg.AssetCheckSpec("redmine_sync_succeeded", asset="tracker_issues",
                                    description="The last Redmine sync answered (or Redmine is not configured).")],
 )

@@ -119,13 +119,32 @@ def refresh(names: tuple[str, ...]) -> None:
 @click.option("--repository", default=None)
 @click.option("--mode", type=click.Choice(["hybrid", "keyword", "vector"]), default="hybrid")
 @click.option("--limit", default=5, show_default=True)
-def search(query: str, repository: str | None, mode: str, limit: int) -> None:
-    """Search indexed code and docs."""
-    from repo_scoping_pipelines.search.query import search_code
+@click.option("--kind", default=None, help="code, tests, docs, config, pull_request, issue (comma-separated)")
+@click.option("--language", default=None, help="e.g. Python, Go (comma-separated)")
+@click.option("--path", "path_filter", default=None, help="a path prefix (src/) or a glob (**/*_test.go)")
+@click.option("--facets", "show_facets", is_flag=True, help="also print the counts per kind, language and repository")
+def search(query: str, repository: str | None, mode: str, limit: int, kind: str | None, language: str | None,
+           path_filter: str | None, show_facets: bool) -> None:
+    """Search indexed code, docs, PR and issue text."""
+    from repo_scoping_pipelines.search.classify import FilterError
+    from repo_scoping_pipelines.search.query import search as run_search
 
-    for hit in search_code(_services(), query, repository=repository, limit=limit, mode=mode):
+    try:
+        outcome = run_search(_services(), query, repository=repository, limit=limit, mode=mode, kind=kind,
+                             language=language, path=path_filter)
+    except FilterError as exc:
+        raise click.BadParameter(str(exc), param_hint=f"--{exc.parameter}" if exc.parameter != "q"
+                                 else "QUERY") from None
+    if outcome.notice:
+        click.echo(outcome.notice, err=True)
+    for hit in outcome.results:
+        ref = hit.get("ref")
+        where = f"  {ref['url']}" if ref and ref.get("url") else ""
         click.echo(f"{hit['score']:.4f}  {hit['repository']}:{hit['path']}:{hit['start_line']}-{hit['end_line']}"
-                   f"  {hit['kind']} {hit['symbol'] or ''}")
+                   f"  {hit['file_class']}/{hit['kind']} {hit['symbol'] or ''}{where}")
+    if show_facets:
+        for facet, counts in outcome.facets.items():
+            click.echo(f"{facet}: " + (", ".join(f"{k} {n}" for k, n in counts.items()) or "-"))
 
 
 @main.command()
@@ -138,11 +157,13 @@ def serve(host: str, port: int, workers: int) -> None:
     import uvicorn
 
     from .api import create_app
+    from .api.auth import resolve_read_auth
 
     try:
-        settings = load_settings()
+        settings = resolve_read_auth(load_settings(), host)  # READ_AUTH unset: on beyond loopback
     except ConfigError as exc:
         _fail(str(exc))
+    os.environ["REPO_SCOPING_READ_AUTH"] = str(settings.read_auth).lower()  # worker processes decide alike
     if workers == 1:
         uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
         return
@@ -189,8 +210,11 @@ def _source_checkout() -> Path | None:
 @click.argument("source", required=False, default=None)
 @click.option("--name", default=None, help="Repository name (default: the source's folder name)")
 @click.option("--query", default="register a repository and refresh it", show_default=True)
-def demo(source: str | None, name: str | None, query: str) -> None:
-    """Register SOURCE (default: this project's checkout), refresh it and print what was found."""
+@click.option("--question", default="How do I register a repository and refresh it?", show_default=True,
+              help="Asked of the indexed repository at the end (answered with citations)")
+def demo(source: str | None, name: str | None, query: str, question: str) -> None:
+    """Register SOURCE (default: this project's checkout), refresh it, print what was found and answer
+    one question about it, with citations."""
     from repo_scoping_pipelines.collectors.registration import (
         RegistrationError,
         register_repository,
@@ -232,6 +256,10 @@ def demo(source: str | None, name: str | None, query: str) -> None:
     for hit in search_code(services, query, repository=name, limit=5):
         click.echo(f"  {hit['score']:.4f}  {hit['path']}:{hit['start_line']}-{hit['end_line']}  "
                    f"{hit['kind']} {hit['symbol'] or ''}")
+    from .ask import pipeline as ask_pipeline
+
+    click.echo(f"\nask {question!r}:")
+    _print_answer(services, ask_pipeline.prepare(services, question, name))
 
 
 @main.command()
@@ -425,7 +453,140 @@ def list_() -> None:
 # === ask (issue 14) (commands of this area go below this line) ===
 
 
+def _print_answer(services, prepared) -> dict:
+    """Stream an answer to the terminal as it is written, then its citations as path:start-end."""
+    from .ask import pipeline
+
+    streamed: list[str] = []
+    for name, payload in pipeline.events(services, prepared):
+        if name == "delta":
+            streamed.append(payload["text"])
+            click.echo(payload["text"], nl=False)
+            sys.stdout.flush()
+        elif name == "error":
+            click.echo("")
+            _fail(payload["message"], 1)
+        elif name == "done":
+            if "".join(streamed).strip() != payload["answer"].strip():
+                # Citation checks changed the streamed text (a quote not in its source, no valid citation).
+                click.echo("\n\nchecked answer:\n" + payload["answer"], nl=False)
+            click.echo("\n")
+            if payload["citations"]:
+                click.echo("citations:")
+            for c in payload["citations"]:
+                where = c["path"] or c["kind"]
+                if c["start_line"] is not None:
+                    where += f":{c['start_line']}-{c['end_line']}"
+                extra = f" ({c['kind']} {c['ref']})" if c.get("ref") and c["kind"] != "fact" else ""
+                click.echo(f"  [{c['n']}] {c['repository']} {where}{extra}"
+                           + (f" @ {c['commit'][:12]}" if c.get("commit") else ""))
+            guarded = {k: v for k, v in payload["guardrails"].items() if v}
+            if guarded:
+                click.echo("guardrails: " + ", ".join(f"{k}={v}" for k, v in guarded.items()))
+            click.echo(f"conversation: {payload['conversation_id']} (follow up with --conversation "
+                       f"{payload['conversation_id']})")
+            return payload
+    _fail("no answer was produced", 1)
+    return {}
+
+
+@main.command()
+@click.argument("question")
+@click.option("--repository", default=None, help="Limit retrieval to one repository")
+@click.option("--conversation", default=None, help="Continue a conversation (its earlier turns are used)")
+def ask(question: str, repository: str | None, conversation: str | None) -> None:
+    """Ask QUESTION about the indexed repositories: the answer streams, its citations follow."""
+    from .ask import pipeline
+    from .storage.catalog import NotFound
+
+    services = _services()
+    try:
+        prepared = pipeline.prepare(services, question, repository, conversation)
+    except NotFound as exc:
+        _fail(str(exc), 1)
+    except pipeline.AskError as exc:
+        _fail(exc.message)
+    _print_answer(services, prepared)
+
+
+
 # === runs and tokens (issue 15) (commands of this area go below this line) ===
+
+@main.group()
+def token() -> None:
+    """API bearer tokens: scopes read < review < admin (stored hashed; shown once at creation)."""
+
+
+@token.command(name="create")
+@click.option("--name", required=True, help="Who or what uses it (unique)")
+@click.option("--scope", required=True, type=click.Choice(["read", "review", "admin"]))
+def token_create(name: str, scope: str) -> None:
+    """Create a token; it is printed once, alone on the last line."""
+    from .storage import tokens as token_store
+
+    try:
+        value = token_store.create_token(_services().engine, name, scope)
+    except token_store.TokenError as exc:
+        _fail(str(exc))
+    click.echo(f"created token {name!r} (scope {scope}); it is shown only now:", err=True)
+    click.echo(value)
+
+
+@token.command(name="list")
+def token_list() -> None:
+    """Names, scopes, when created and last used; never the tokens."""
+    from .storage import tokens as token_store
+
+    rows = token_store.list_tokens(_services().engine)
+    click.echo(f"{'NAME':<30} {'SCOPE':<7} {'CREATED':<26} LAST USED")
+    for row in rows:
+        used = row["last_used_at"].isoformat(timespec="seconds") if row["last_used_at"] else "never"
+        click.echo(f"{row['name']:<30} {row['scope']:<7} {row['created_at'].isoformat(timespec='seconds'):<26} {used}")
+
+
+@token.command(name="revoke")
+@click.argument("name")
+def token_revoke(name: str) -> None:
+    """Revoke token NAME (requests with it get 401 from now on)."""
+    from .storage import tokens as token_store
+
+    try:
+        token_store.revoke_token(_services().engine, name)
+    except token_store.TokenError as exc:
+        _fail(str(exc), 1)
+    click.echo(f"revoked token {name!r}")
+
+
+@main.command()
+@click.option("--status", default=None, help="queued, started, success, failure (or failed), canceled; "
+                                             "comma-separated for several")
+@click.option("--repository", default=None, help="Only runs of this repository")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output")
+def runs(status: str | None, repository: str | None, limit: int, as_json: bool) -> None:
+    """Recent runs, newest first (failed ones first with --status failed): status, repository, duration."""
+    from repo_scoping_pipelines.operations import runs as run_ops
+    from repo_scoping_pipelines.operations.dagster_instance import dagster_instance
+
+    try:
+        statuses = run_ops.parse_statuses(status)
+    except run_ops.UnknownStatus as exc:
+        _fail(str(exc))
+    services = _services()
+    with dagster_instance(services.settings) as instance:
+        rows = run_ops.list_runs(instance, statuses, repository, limit, failed_first=True)
+        errors = {r["run_id"]: (run_ops.run_detail(instance, r["run_id"]) or {}).get("error")
+                  for r in rows if r["status"] == "failure"}
+    if as_json:
+        click.echo(json.dumps([{**r, "error": errors.get(r["run_id"])} for r in rows], indent=2))
+        return
+    for r in rows:
+        took = f"{r['duration_s']:.1f}s" if r["duration_s"] is not None else "-"
+        click.echo(f"{r['run_id'][:8]}  {r['status']:<8} {r['repository'] or '-':<24} {r['job']:<26} "
+                   f"{took:>8}  {r['trigger']}  {r['created_at'] or ''}")
+        if errors.get(r["run_id"]):
+            click.echo(f"          {errors[r['run_id']]['step_key'] or 'run'}: {errors[r['run_id']]['message']}")
+
 
 
 # === people (issue 16) (commands of this area go below this line) ===

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     allowed_hosts: str = ""
     allowed_local_paths: str = ""
     api_token: SecretStr | None = None
+    # Reads need a `read` token when on. Unset: `repo-scoping serve` turns it on when it listens on a
+    # non-loopback address (api/auth.py resolve_read_auth); an app built without a host leaves it off.
+    read_auth: bool | None = Field(default=None, description="Require a read-scope token for every read route")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_file: Path | None = Field(default=None, description="JSON operations log file (default: stderr; "
                                   "the CLI's non-server commands use HOME/logs/operations.jsonl)")

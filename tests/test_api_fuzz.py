@@ -64,11 +64,19 @@ def test_read_api_answers_match_the_schema(api_schema):
 
     with TestClient(api_schema.app) as client:
         candidates = client.get("/repositories/payments/candidates").json()["candidates"]
-    known = {**KNOWN_PARAMETERS, "candidate_id": candidates[0]["candidate_id"] if candidates else "nope"}
+        conversation = client.post("/ask", json={"question": "invoice total", "repository": "payments"}).json()
+        runs = client.get("/runs").json()["runs"]
+    known = {**KNOWN_PARAMETERS, "candidate_id": candidates[0]["candidate_id"] if candidates else "nope",
+             "conversation_id": conversation["conversation_id"]}
+    if runs:
+        known["run_id"] = runs[0]["run_id"]
     checked = set()
     for operation in [result.ok() for result in api_schema.get_all_operations()]:
         template = operation.path
-        path = {p: known[p] for p in ("name", "candidate_id") if "{" + p + "}" in template}
+        if "{run_id}" in template and "run_id" not in known:
+            continue  # no run in this app's Dagster instance
+        path = {p: known[p] for p in ("name", "candidate_id", "conversation_id", "run_id")
+                if "{" + p + "}" in template}
         query = {p: known[p] for p in ("repository", "q") if p in operation.query}
         case = operation.Case(path_parameters=path, query=query)
         response = case.call_and_validate(checks=CHECKS)
@@ -76,4 +84,5 @@ def test_read_api_answers_match_the_schema(api_schema):
             assert response.status_code == 200, (template, response.text[:500])
         checked.add(template)
     assert {"/health", "/repositories", "/repositories/{name}", "/search", "/repositories/{name}/facts",
-            "/repositories/{name}/graph", "/metrics/authors", "/metrics/shipped", "/abilities"} <= checked
+            "/repositories/{name}/graph", "/metrics/authors", "/metrics/shipped", "/abilities",
+            "/conversations/{conversation_id}", "/runs"} <= checked

@@ -47,7 +47,7 @@ def test_register_refresh_search_health(cli_env, make_repo):
 
     found = run_cli("search", "compute invoice total", "--repository", "payments", env=cli_env)
     assert found.returncode == 0, found.stderr
-    assert "payments:payments/invoices.py:5-7  function compute_invoice_total" in found.stdout.splitlines()[0]
+    assert "payments:payments/invoices.py:5-7  code/function compute_invoice_total" in found.stdout.splitlines()[0]
 
     health = run_cli("health", env=cli_env)
     report = json.loads(health.stdout)

@@ -68,8 +68,9 @@ def test_register_refresh_search(services, make_repo, instance):
         top = results[0]
         assert (top["path"], top["symbol"], top["start_line"], top["end_line"]) == \
             ("payments/invoices.py", "compute_invoice_total", 5, 7), (mode, results[:3])
-        assert set(top) == {"repository", "path", "start_line", "end_line", "kind", "symbol", "score",
+        assert set(top) >= {"repository", "path", "start_line", "end_line", "kind", "symbol", "score",
                             "chunk_id", "snippet"}
+        assert (top["file_class"], top["language"]) == ("code", "Python")
         assert top["snippet"].startswith("def compute_invoice_total(lines):")
 
 

@@ -4,8 +4,8 @@ Revision ID: 0012_search
 Revises: 0011_access
 """
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 revision = "0012_search"
 down_revision = "0011_access"
@@ -16,8 +16,9 @@ S = "repo_scoping"
 
 
 def upgrade() -> None:
-    pass
+    # Nullable: rows chunked before this revision get their class at the next content_chunks run.
+    op.add_column("content_chunks", sa.Column("file_class", sa.Text), schema=S)
 
 
 def downgrade() -> None:
-    pass
+    op.drop_column("content_chunks", "file_class", schema=S)

@@ -57,6 +57,8 @@ def make_candidates(services: Services, name: str, run_id: str | None = None, *,
     llm_answered = outcome.status in ("called", "cached")
     write = store.store_candidates(engine, repo.id, commit, rows,
                                    keep_sources=() if llm_answered else ("llm",))
+    # The timeline of abilities (gained / lost / moved evidence between snapshots) reads these.
+    store.record_ability_snapshot(engine, repo.id, commit)
     guardrails.log_events()
     store.record_run(engine, repo.id, run_id or f"adhoc-{uuid.uuid4().hex[:12]}", snapshot_commit=commit,
                      rule_candidates=len(rules), llm_candidates=len(outcome.candidates), llm_status=outcome.status,

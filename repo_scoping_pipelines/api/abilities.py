@@ -1,8 +1,7 @@
-"""Ability candidates, approved abilities, search across repositories, and POST /reviews (API token)."""
+"""Ability candidates, approved abilities, search across repositories, and POST /reviews (scope review)."""
 
 from __future__ import annotations
 
-import hmac
 import json
 from typing import Literal
 
@@ -15,6 +14,7 @@ from ..config import Settings
 from ..services import Services, open_services
 from ..storage import abilities as ability_store
 from ..storage import catalog
+from .auth import require_scope
 from .deps import services
 from .errors import ApiError
 from .models import (
@@ -38,16 +38,6 @@ class ReviewIn(BaseModel):
     decision: Literal["approve", "reject"]
     note: str | None = Field(default=None, max_length=4000)
     reviewer: str = Field(default="api", min_length=1, max_length=200)
-
-
-def _require_token(request: Request, settings: Settings) -> None:
-    """401 unless `Authorization: Bearer <REPO_SCOPING_API_TOKEN>` (compared in constant time)."""
-    expected = settings.api_token.get_secret_value() if settings.api_token else ""
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    if not expected:
-        raise ApiError(401, "unauthorized", "write endpoints are disabled: REPO_SCOPING_API_TOKEN is not set")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
-        raise ApiError(401, "unauthorized", "a valid bearer API token is required")
 
 
 @router.get("/repositories/{name}/candidates", summary="Ability candidates of a repository, with evidence",
@@ -85,14 +75,14 @@ def get_candidate(candidate_id: str, svc: Services = Depends(services)) -> dict:
     return {**candidate, "reviews": ability_store.decision_history(svc.reader, candidate_id)}
 
 
-@router.post("/reviews", status_code=201, summary="Approve or reject a candidate (bearer API token)",
+# The scope check is a dependency: it runs before the body is read, so without a valid token nothing is stored.
+@router.post("/reviews", status_code=201, summary="Approve or reject a candidate (token scope review)",
              response_model=ReviewResult, response_model_exclude_unset=True,
-             responses=error_responses(400, 401, 404, 503),
+             responses=error_responses(400, 401, 403, 404, 503), dependencies=[Depends(require_scope("review"))],
              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-                 "schema": ReviewIn.model_json_schema()}}}, "security": [{"bearer": []}]})
+                 "schema": ReviewIn.model_json_schema()}}}})
 async def post_review(request: Request) -> dict:
     settings: Settings = request.app.state.settings
-    _require_token(request, settings)  # before the body is read: without a valid token nothing is stored
     try:
         body = ReviewIn.model_validate(json.loads(await request.body() or b"null"))
     except (ValueError, ValidationError) as exc:

@@ -5,17 +5,18 @@ from __future__ import annotations
 import contextlib
 
 import anyio.to_thread
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from ..config import Settings, get_settings
 from ..operations import log as ops_log
-from . import abilities, facts, metrics, prometheus, repositories, search, uploads
+from . import abilities, ask, auth, facts, metrics, prometheus, repositories, runs, search, uploads
 from .errors import install_error_handlers
+from .models import error_responses
 
 # Each router module exposes `router` (a fastapi.APIRouter); add new domains here.
 # prometheus first: its fixed /metrics/prometheus must win over any /metrics/{...} route.
 ROUTERS = [prometheus.router, repositories.router, search.router, uploads.router, metrics.router, facts.router,
-           abilities.router]
+           abilities.router, ask.router, runs.router]
 
 
 @contextlib.asynccontextmanager
@@ -47,9 +48,15 @@ def _install_openapi(app: FastAPI) -> None:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    # Read auth on: every route of every router needs a read token (auth.read_access, which leaves
+    # auth.PUBLIC_PATHS open); write routes declare their own scope (auth.require_scope).
+    guarded = bool(settings.read_auth)
     app = FastAPI(title="repo-scoping-pipelines", version="0.1.0", lifespan=_lifespan,
-                  description="Read API over repositories, their code, facts, abilities and metrics.")
-    app.state.settings = settings or get_settings()
+                  description="Read API over repositories, their code, facts, abilities and metrics.",
+                  dependencies=[Depends(auth.read_access)] if guarded else None,
+                  responses=error_responses(401, 403) if guarded else None)
+    app.state.settings = settings
     ops_log.configure(app.state.settings)
     install_error_handlers(app)
     prometheus.install_prometheus(app)

@@ -23,8 +23,8 @@ from pydantic import BaseModel, Field
 
 
 class ErrorDetail(BaseModel):
-    code: str = Field(description="Machine-readable code: not_found, invalid_request, unauthorized, conflict, "
-                                  "too_large, rejected, database_unavailable, method_not_allowed, internal_error")
+    code: str = Field(description="Machine-readable code: not_found, invalid_request, unauthorized, forbidden, "
+                                  "conflict, too_large, rejected, database_unavailable, method_not_allowed, internal_error")
     message: str = Field(description="What went wrong, for a person")
 
 
@@ -37,6 +37,7 @@ class ErrorResponse(BaseModel):
 _ERROR_DESCRIPTIONS = {
     400: "Bad input (a parameter out of range, of the wrong type, or holding a value that cannot be used)",
     401: "No bearer token, or a wrong one",
+    403: "The bearer token's scope is too small for this route (scopes: read < review < admin)",
     404: "No such repository, candidate or record",
     409: "Conflicts with what is stored (e.g. a repository of that name is already registered)",
     413: "The upload is larger than allowed",
@@ -46,7 +47,10 @@ _ERROR_DESCRIPTIONS = {
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """`responses=` for a route: each status documented with the one error shape (api/errors.py)."""
-    return {status: {"model": ErrorResponse, "description": _ERROR_DESCRIPTIONS[status]} for status in statuses}
+    # The JSON content is named explicitly: on a text/event-stream route errors are still JSON.
+    json_error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
+    return {status: {"model": ErrorResponse, "description": _ERROR_DESCRIPTIONS[status], "content": json_error}
+            for status in statuses}
 
 
 def unvalidated_json(body: Any) -> Response:
@@ -114,6 +118,8 @@ class RunsHealth(HealthPart):
     assets: dict[str, AssetMaterialization | None] | None = Field(
         None, description="Asset key -> its latest materialization (null: never materialized)")
     latest_runs: list[RunSummary] | None = Field(None, description="The five newest runs")
+    counts: dict[str, int] | None = Field(None, description="Runs by status: queued, started, success, failure, "
+                                                             "canceled")
 
 
 class AbilityRun(BaseModel):
@@ -151,6 +157,17 @@ class ConfigurationHealth(BaseModel):
     issues: list[ConfigurationIssue]
 
 
+class LlmRuntimeHealth(BaseModel):
+    """The OpenAI-compatible model server: `not_configured` when no model is set."""
+
+    ok: bool
+    status: Literal["not_configured", "reachable", "unreachable", "model_not_listed"]
+    model: str | None = None
+    model_listed: bool | None = None
+    latency_ms: float | None = None
+    error: str | None = None
+
+
 class HealthReport(BaseModel):
     """`status` is degraded when any part is not ok. Always answered with 200."""
 
@@ -162,6 +179,7 @@ class HealthReport(BaseModel):
     runs: RunsHealth
     guardrails: GuardrailsHealth
     configuration: ConfigurationHealth
+    llm_runtime: LlmRuntimeHealth | None = None
 
 
 # --- repositories -----------------------------------------------------------------------------------------
@@ -194,6 +212,13 @@ class RepositoryList(BaseModel):
 # --- search -----------------------------------------------------------------------------------------------
 
 
+class SearchRef(BaseModel):
+    kind: Literal["pull_request", "issue"]
+    number: int | None = Field(None, description="The pull request's number")
+    id: int | None = Field(None, description="The issue's id")
+    url: str | None = None
+
+
 class SearchResult(BaseModel):
     repository: str
     path: str
@@ -204,10 +229,22 @@ class SearchResult(BaseModel):
     score: float = Field(description="Relevance; higher is better (comparable within one answer only)")
     chunk_id: str
     snippet: str = Field(description="The chunk's first lines")
+    file_class: str | None = Field(None, description="code, tests, docs, config, pull_request or issue (the `kind` "
+                                                     "filter's values)")
+    language: str | None = Field(None, description="The file's language as the inventory detected it")
+    ref: SearchRef | None = Field(None, description="PR and issue hits only: the number or id, and the URL")
+
+
+class SearchFacets(BaseModel):
+    kind: dict[str, int] = Field(description="Candidates per file class")
+    language: dict[str, int] = Field(description="Candidates per language")
+    repository: dict[str, int] = Field(description="Candidates per repository")
 
 
 class SearchResponse(BaseModel):
     results: list[SearchResult]
+    facets: SearchFacets = Field(description="Counts over the candidates the filters let through (the ranked pool, "
+                                             "not only the results returned)")
     fallback: str | None = Field(None, description="Only when Milvus could not answer: how the results were "
                                                    "found (postgres_keyword)")
     notice: str | None = Field(None, description="Only with `fallback`: why")
@@ -448,3 +485,148 @@ class ShippedResponse(BaseModel):
     total: int
     groups: list[ShippedGroup]
 
+
+
+# --- ask (issue 14) ---------------------------------------------------------------------------------------
+
+
+class AskRequest(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    question: str = Field(min_length=1, max_length=4000, description="The question, in plain language")
+    repository: str | None = Field(None, min_length=1, max_length=100, description="Limit retrieval to one repository")
+    conversation_id: str | None = Field(None, min_length=1, max_length=64,
+                                        description="Continue this conversation (its earlier turns are used)")
+    stream: bool = Field(False, description="Answer as Server-Sent Events: sources, delta..., done | error")
+
+
+class AskCitation(BaseModel):
+    n: int = Field(description="The number the answer's [n] markers use")
+    repository: str
+    path: str
+    start_line: int | None = Field(description="1-based, inclusive; null for a metrics row (ownership, shipped)")
+    end_line: int | None
+    commit: str | None = Field(description="The snapshot commit the source was read from")
+    kind: str = Field(description="A chunk kind, or fact | ability | ownership | shipped | import")
+    chunk_id: str | None = None
+    ref: str | None = Field(None, description="Fact id, candidate id, week, ... of a non-chunk source")
+
+
+class AskUsage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    llm_calls: int
+    tool_calls: int
+    model: str | None = None
+
+
+class AskGuardrails(BaseModel):
+    prompt_injection: int
+    ungrounded_claim: int
+    schema_violation: int
+    unsafe_content: int
+
+
+class AskResponse(BaseModel):
+    """The answer; with `"stream": true` this is the `done` event's data."""
+
+    answer: str = Field(description="Markdown with [n] markers that refer to citations[].n")
+    citations: list[AskCitation]
+    conversation_id: str
+    mode: Literal["llm", "extractive"]
+    usage: AskUsage
+    guardrails: AskGuardrails
+
+
+class ConversationTurn(BaseModel):
+    turn: int
+    question: str
+    answer: str
+    citations: list[AskCitation]
+    mode: Literal["llm", "extractive"]
+    usage: AskUsage
+    guardrails: AskGuardrails
+    created_at: str | None
+
+
+class Conversation(BaseModel):
+    conversation_id: str
+    repository: str | None
+    created_at: str
+    updated_at: str
+    turns: list[ConversationTurn]
+
+
+class ConversationDeleted(BaseModel):
+    conversation_id: str
+    deleted: bool
+    turns: int
+
+
+# --- runs and refreshes (issue 15) ------------------------------------------------------------------------
+
+
+class RunStatusCounts(BaseModel):
+    queued: int = Field(description="QUEUED or NOT_STARTED")
+    started: int = Field(description="STARTING, STARTED or CANCELING")
+    success: int
+    failure: int
+    canceled: int
+
+
+class RunListItem(BaseModel):
+    run_id: str
+    job: str
+    repository: str | None = Field(description="The run's partition (a repository name for refresh runs)")
+    status: Literal["queued", "started", "success", "failure", "canceled"]
+    dagster_status: str = Field(description="Dagster's own status, e.g. QUEUED, STARTED, FAILURE")
+    trigger: str = Field(description="api, manual, retry, sensor:<name>, schedule:<name> or backfill:<id>")
+    full: bool = Field(description="A full refresh (re-extracts everything)")
+    created_at: str | None = Field(description="ISO 8601")
+    started_at: str | None = Field(description="ISO 8601")
+    ended_at: str | None = Field(description="ISO 8601")
+    duration_s: float | None
+
+
+class RunList(BaseModel):
+    runs: list[RunListItem]
+
+
+class RunStep(BaseModel):
+    step_key: str
+    status: str = Field(description="success, failure, skipped, in_progress or started")
+    started_at: str | None = Field(description="ISO 8601")
+    ended_at: str | None = Field(description="ISO 8601")
+    duration_s: float | None
+    attempts: int
+
+
+class RunMaterialization(BaseModel):
+    asset: str
+    partition: str | None
+    step_key: str | None
+    at: str = Field(description="ISO 8601")
+    rows: int | None = Field(description="dagster/row_count, when reported")
+
+
+class RunError(BaseModel):
+    step_key: str | None = Field(description="The failed step; null: the run itself failed")
+    message: str = Field(description="The root cause's last line (redacted)")
+
+
+class RunDetail(RunListItem):
+    steps: list[RunStep]
+    materializations: list[RunMaterialization]
+    error: RunError | None
+
+
+class QueuedRun(BaseModel):
+    run_id: str
+    repository: str
+    status: Literal["queued", "started", "success", "failure", "canceled"]
+    existing: bool = Field(description="True: a run of this repository was already queued or running (no "
+                                        "duplicate was made)")
+
+
+class RefreshesResponse(BaseModel):
+    runs: list[QueuedRun]

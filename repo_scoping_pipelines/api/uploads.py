@@ -1,4 +1,4 @@
-"""POST /uploads: register a repository from an uploaded .zip (bearer API token required).
+"""POST /uploads: register a repository from an uploaded .zip (a token of scope admin).
 
 The token is checked before the body is read, so an unauthenticated upload stores nothing.
 The archive is checked against the zip safety limits before it is kept (HOME/uploads/<sha256>.zip);
@@ -7,11 +7,10 @@ the `repositories` sensor then adds the partition and requests the first refresh
 
 from __future__ import annotations
 
-import hmac
 import tempfile
 from pathlib import Path
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -19,6 +18,7 @@ from ..collectors.registration import RegistrationError, register_repository
 from ..config import Settings
 from ..operations import log as ops_log
 from ..services import open_services
+from .auth import require_scope
 from .errors import ApiError
 from .models import UploadResult, error_responses
 
@@ -36,23 +36,12 @@ _UPLOAD_BODY = {
 }
 
 
-def require_token(request: Request, settings: Settings) -> None:
-    """401 unless the request carries `Authorization: Bearer <REPO_SCOPING_API_TOKEN>`."""
-    expected = settings.api_token.get_secret_value() if settings.api_token else ""
-    header = request.headers.get("authorization", "")
-    scheme, _, given = header.partition(" ")
-    if not expected:
-        raise ApiError(401, "unauthorized", "write endpoints are disabled: REPO_SCOPING_API_TOKEN is not set")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
-        raise ApiError(401, "unauthorized", "a valid bearer API token is required")
-
-
-@router.post("/uploads", status_code=201, summary="Register a repository from an uploaded .zip (API token)",
-             response_model=UploadResult, responses=error_responses(400, 401, 409, 413, 503),
-             openapi_extra={"requestBody": _UPLOAD_BODY, "security": [{"bearer": []}]})
+# Registering a source is an operator's act: scope admin, checked (a dependency) before the body is read.
+@router.post("/uploads", status_code=201, summary="Register a repository from an uploaded .zip (token scope admin)",
+             response_model=UploadResult, responses=error_responses(400, 401, 403, 409, 413, 503),
+             dependencies=[Depends(require_scope("admin"))], openapi_extra={"requestBody": _UPLOAD_BODY})
 async def upload(request: Request) -> dict:
     settings: Settings = request.app.state.settings
-    require_token(request, settings)
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > settings.upload_max_bytes + 64 * 1024:
         raise ApiError(413, "too_large", f"upload larger than {settings.upload_max_bytes} bytes")

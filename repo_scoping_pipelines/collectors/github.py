@@ -140,3 +140,75 @@ class GitHubCollector:
             page_url, params = (match.group(1), None) if match else (None, None)
         out.requests, out.waited_s = self.client.requests_made, self.client.waited_s
         return out
+
+    # --- details of one pull request: reviews, files, commits (issue 16) ------------------------------
+
+    def _pages(self, path: str) -> tuple[list, int]:
+        """Every item of a paginated list endpoint (Link rel="next"), and the pages read."""
+        items: list = []
+        pages = 0
+        page_url: str | None = f"{self.client.base_url}{path}"
+        params: dict | None = {"per_page": PER_PAGE}
+        while page_url:
+            answer = self.client.get(page_url, params=params)
+            pages += 1
+            if not isinstance(answer.data, list):
+                raise CollectorError(f"GitHub answered {type(answer.data).__name__} instead of a list for {path}")
+            items.extend(answer.data)
+            match = _NEXT.search(answer.headers.get("Link", ""))
+            page_url, params = (match.group(1), None) if match else (None, None)
+        return items, pages
+
+    def pull_details(self, slug: str, number: int) -> PullDetails:
+        """Reviews, changed files and commits of one pull request (three paginated lists).
+
+        Commits carry GitHub's commit-author linkage: the login GitHub attributes the commit to
+        (`author.login`, null when the e-mail belongs to no account) next to the git e-mail.
+        """
+        base = f"/repos/{slug}/pulls/{number}"
+        out = PullDetails(number=number)
+        reviews, p1 = self._pages(f"{base}/reviews")
+        files, p2 = self._pages(f"{base}/files")
+        commits, p3 = self._pages(f"{base}/commits")
+        out.pages = p1 + p2 + p3
+        for item in reviews:
+            if not isinstance(item, dict) or not isinstance(item.get("id"), int):
+                out.skipped += 1
+                continue
+            user = item.get("user") if isinstance(item.get("user"), dict) else {}
+            out.reviews.append({"review_id": item["id"], "reviewer_login": user.get("login"),
+                                "state": item.get("state"), "submitted_at": parse_time(item.get("submitted_at"))})
+        seen_paths: set[str] = set()
+        for item in files:
+            if not isinstance(item, dict) or not item.get("filename") or item["filename"] in seen_paths:
+                out.skipped += 1
+                continue
+            seen_paths.add(item["filename"])
+            out.files.append({"path": str(item["filename"]), "additions": _count(item.get("additions")),
+                              "deletions": _count(item.get("deletions")), "status": item.get("status")})
+        for item in commits:
+            if not isinstance(item, dict) or not isinstance(item.get("sha"), str):
+                out.skipped += 1
+                continue
+            commit = item.get("commit") if isinstance(item.get("commit"), dict) else {}
+            git_author = commit.get("author") if isinstance(commit.get("author"), dict) else {}
+            account = item.get("author") if isinstance(item.get("author"), dict) else {}
+            out.commits.append({"sha": item["sha"], "author_login": account.get("login"),
+                                "author_email": git_author.get("email"), "author_name": git_author.get("name")})
+        out.requests = self.client.requests_made
+        return out
+
+
+def _count(value: object) -> int:
+    return value if isinstance(value, int) and value >= 0 else 0
+
+
+@dataclass
+class PullDetails:
+    number: int
+    reviews: list[dict] = field(default_factory=list)
+    files: list[dict] = field(default_factory=list)
+    commits: list[dict] = field(default_factory=list)
+    pages: int = 0
+    requests: int = 0
+    skipped: int = 0  # records GitHub answered without the fields we need

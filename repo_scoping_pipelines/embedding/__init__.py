@@ -20,10 +20,16 @@ class EmbeddingError(RuntimeError):
     """The embedding provider failed or answered something unusable."""
 
 
+# The collection's field layout: bumped when fields are added (v2: file_class and language, for search
+# filters), so an upgraded deployment fills a fresh collection at its next refresh instead of writing
+# rows the old schema cannot hold. The old collection is left alone (drop it with the Milvus client).
+SCHEMA_VERSION = "v2"
+
+
 def collection_name(embedder: Embedder) -> str:
-    """Milvus collection for a model: the name carries provider, model and dimension."""
+    """Milvus collection for a model: the name carries the schema version, provider, model and dimension."""
     slug = re.sub(r"[^A-Za-z0-9]+", "_", f"{embedder.provider}_{embedder.model}").strip("_").lower()
-    return f"chunks_{slug}_{embedder.dim}"[:250]
+    return f"chunks_{SCHEMA_VERSION}_{slug}_{embedder.dim}"[:250]
 
 
 def get_embedder(settings: Settings) -> Embedder:

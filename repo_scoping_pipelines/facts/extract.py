@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..chunking.code import MAX_PARSE_BYTES, get_parser
 from ..collectors import languages
-from . import delivery, entrypoints, manifests
+from . import codeowners, delivery, entrypoints, manifests
 from .imports import extract_imports
 from .license_docs_tests import is_license_file, is_readme, is_test_file, license_file_facts, readme_facts
 from .model import FileExtraction
@@ -19,6 +19,8 @@ def family_of(record: dict) -> str | None:
     path = record["path"]
     if record.get("is_symlink"):
         return None
+    if codeowners.is_codeowners_file(path):  # before the vendored/docs exclusions: .github/, docs/ hold them
+        return "codeowners"
     if record["is_vendored"] and not path.startswith(".github/"):  # linguist calls .github/ vendored
         return None
     if is_readme(path):
@@ -68,6 +70,8 @@ def extract_file(path: str, family: str, text: str, language: str | None) -> Fil
             return FileExtraction(facts=license_file_facts(path, text))
         if family == "readme":
             return FileExtraction(facts=readme_facts(path, text))
+        if family == "codeowners":
+            return codeowners.extract(path, text)
         if family == "code":
             return _code(path, text, languages.grammar_for(path, language) or "")
     except Exception as exc:  # defensive: one odd file must not fail the repository

@@ -9,7 +9,7 @@ from typing import Any
 # Every kind of fact the extractors produce; the API validates ?kind= against this list.
 KINDS = (
     "language", "manifest", "dependency", "framework", "entry_point", "route", "ci_job", "dockerfile",
-    "compose_service", "helm_chart", "license", "tests", "documentation",
+    "compose_service", "helm_chart", "license", "tests", "documentation", "codeowners",
 )
 
 

@@ -425,3 +425,162 @@ def sync_tracker_issues(services: Services, name: str, *, full: bool = False,
     return result
 
 
+
+
+# --- people and pull-request metrics (issue 16) ------------------------------------------------------
+
+@dataclass
+class DetailsResult:
+    status: str  # ok | not_configured | error
+    reason: str = ""
+    pending: int = 0
+    fetched: int = 0
+    requests: int = 0
+    skipped_records: int = 0
+    error: str | None = None
+    seconds: float = 0.0
+    totals: dict = field(default_factory=dict)
+
+
+def sync_pull_request_details(services: Services, name: str, *,
+                              sleep: Callable[[float], None] = time.sleep) -> DetailsResult:
+    """Reviews, files and commits of each PR new or updated since its details were fetched.
+
+    Each PR is stored in its own transaction, so a failure half-way keeps the PRs done and the next
+    run fetches only the rest.
+    """
+    from ..storage import people as people_store
+
+    started = time.perf_counter()
+    settings = services.settings
+    repo = catalog.get_repository(services.engine, name)
+    result = DetailsResult(status="not_configured")
+    slug = github_slug(repo.source, repo.source_kind, settings) if settings.github_token is not None else None
+    if settings.github_token is None:
+        result.reason = "REPO_SCOPING_GITHUB_TOKEN is not set"
+    elif not slug:
+        result.reason = "the repository is not on GitHub"
+    else:
+        pending = people_store.pending_details(services.engine, repo.id)
+        result.pending, result.status = len(pending), "ok"
+        result.reason = f"{len(pending)} pull requests new or updated"
+        if pending:
+            try:
+                collector = GitHubCollector(settings, sleep=sleep)
+                for number, updated_at in pending:
+                    details = collector.pull_details(slug, number)
+                    people_store.store_details(services.engine, repo.id, number, updated_at, details.reviews,
+                                               details.files, details.commits)
+                    result.fetched += 1
+                    result.skipped_records += details.skipped
+                result.requests = collector.client.requests_made
+            except CollectorError as exc:
+                result.status, result.error = "error", redact(str(exc), _secrets(services))
+                ops_log.event("github.details_failed", level=logging.ERROR, repository=name, error=result.error)
+    result.totals = people_store.detail_totals(services.engine, repo.id)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+@dataclass
+class PrWindowResult:
+    rows: dict[str, int]
+    prs: int
+    counts: dict[str, int]
+    top: list[dict]
+    as_of: datetime
+    seconds: float
+
+
+def compute_pr_windows(engine: Engine, repository_id: int, as_of: datetime | None = None) -> PrWindowResult:
+    """Replace the per-author PR rows of the 7d/30d/90d/all windows ending at `as_of`."""
+    from ..storage import people as people_store
+    from . import pull_requests as prm
+
+    started = time.perf_counter()
+    as_of = as_of or datetime.now(UTC)
+    frames = prm.prepare(*people_store.pr_inputs(engine, repository_id))
+    windows = {}
+    for window, days in store.WINDOWS.items():
+        start = None if days is None else as_of - timedelta(days=days)
+        windows[window] = prm.records(prm.author_metrics(frames, start, as_of))
+    people_store.replace_pr_windows(engine, repository_id, windows, as_of)
+    return PrWindowResult(rows={w: len(v) for w, v in windows.items()}, prs=frames.counts["prs"],
+                          counts=frames.counts, top=windows["30d"][:10], as_of=as_of,
+                          seconds=time.perf_counter() - started)
+
+
+def pr_metrics_between(engine: Engine, repository_id: int, since: datetime | None,
+                       until: datetime | None) -> list[dict]:
+    """Per-author PR metrics for any range (since, until], computed from the stored PRs."""
+    from ..storage import people as people_store
+    from . import pull_requests as prm
+
+    frames = prm.prepare(*people_store.pr_inputs(engine, repository_id))
+    return prm.records(prm.author_metrics(frames, since, until))
+
+
+@dataclass
+class PeopleResult:
+    people: int
+    identities: int
+    suggestions: int
+    moved: int
+    new: int
+    counts: dict[str, int]
+    top: list[tuple]
+    seconds: float
+
+
+def compute_people(engine: Engine) -> PeopleResult:
+    """Rebuild the people registry from every identity seen and every manual decision."""
+    from ..storage import people as people_store
+    from .people import build_registry
+
+    started = time.perf_counter()
+    inputs = people_store.registry_inputs(engine)
+    registry = build_registry(inputs["git"], inputs["github"], inputs["linkage"], inputs["redmine"],
+                              people_store.decisions(engine))
+    changed = people_store.replace_registry(engine, registry.identities, registry.people, registry.suggestions)
+    top = registry.people.sort_values(["identities", "display_name"], ascending=[False, True]).head(10)
+    return PeopleResult(people=len(registry.people), identities=len(registry.identities),
+                        suggestions=len(registry.suggestions), moved=changed["moved"], new=changed["new"],
+                        counts=registry.counts,
+                        top=[(r.display_name, r.primary_email or "", r.github_login or "", r.identities)
+                             for r in top.itertuples()],
+                        seconds=time.perf_counter() - started)
+
+
+def decide_people(engine: Engine, action: str, identities: list[str], *, decided_by: str | None = None,
+                  note: str | None = None) -> dict:
+    """A manual merge (two or more identities become one person) or split (an identity stands alone).
+
+    Identities are what a user types (e-mail, github:LOGIN, redmine:NAME, git-name:NAME) or a person id
+    (for merge: all of that person's identities join). Raises PeopleError naming an unknown one.
+    """
+    from ..storage import people as people_store
+    from .people import PeopleError, parse_identity
+
+    keys: list[str] = []
+    for text in identities:
+        if text.startswith("p-") and people_store.person(engine, text):
+            keys.append(people_store.person(engine, text)["identity_list"][0]["identity"])
+            continue
+        keys.append(parse_identity(text))
+    unknown = sorted(set(keys) - people_store.known_identities(engine, keys))
+    if unknown:
+        raise PeopleError(f"unknown identity: {', '.join(unknown)} (see `repo-scoping people list`)")
+    if action == "merge":
+        if len(set(keys)) < 2:
+            raise PeopleError("merge needs two different identities")
+        for other in keys[1:]:
+            people_store.add_decision(engine, "merge", keys[0], other, decided_by=decided_by, note=note)
+    elif action == "split":
+        for key in keys:
+            people_store.add_decision(engine, "split", key, None, decided_by=decided_by, note=note)
+    else:
+        raise PeopleError(f"action must be merge or split, not {action!r}")
+    compute_people(engine)
+    persons = {people_store.person_of(engine, k) for k in keys}
+    return {"action": action, "identities": keys,
+            "people": [people_store.person(engine, p) for p in sorted(p for p in persons if p)]}

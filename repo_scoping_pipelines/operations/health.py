@@ -85,8 +85,29 @@ def health_report(settings: Settings, services_factory) -> dict:
     parts["runs"] = _timed(runs) if db_ok else dict(down)
     parts["guardrails"] = _timed(guardrails) if db_ok else dict(down)
     parts["configuration"] = configuration_checks(settings, state.get("services") if db_ok else None)
+    parts["llm_runtime"] = llm_runtime(settings)
     status = "ok" if all(p["ok"] for p in parts.values()) else "degraded"
     return {"status": status, **parts}
+
+
+def llm_runtime(settings: Settings) -> dict:
+    """The configured OpenAI-compatible server (abilities and /ask): reachable, the model listed by its
+    GET /models, latency; `not_configured` (and ok) when no model is set."""
+    if settings.llm_provider != "openai" or not settings.llm_model:
+        return {"ok": True, "status": "not_configured"}
+    started = time.perf_counter()
+    try:
+        from repo_scoping_pipelines.ask.llm import list_models
+
+        models = list_models(settings)
+    except Exception as exc:  # down, refusing, not allowed by egress: report it, never raise
+        return {"ok": False, "status": "unreachable", "model": settings.llm_model,
+                "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+                "error": redact(f"{type(exc).__name__}: {exc}")[:300]}
+    listed = settings.llm_model in models
+    return {"ok": listed, "status": "reachable" if listed else "model_not_listed", "model": settings.llm_model,
+            "model_listed": listed, "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+            **({} if listed else {"error": f"the server does not list {settings.llm_model!r} at GET /models"})}
 
 
 # dagster-daemon beats every 30 s: two missed beats (and a little slack) and it counts as down.
@@ -126,7 +147,10 @@ def last_runs(settings: Settings) -> dict:
         latest = [{"run_id": r.dagster_run.run_id, "job": r.dagster_run.job_name,
                    "status": r.dagster_run.status.value, "partition": r.dagster_run.tags.get("dagster/partition"),
                    "updated_at": r.update_timestamp.isoformat()} for r in instance.get_run_records(limit=5)]
-    return {"assets": assets, "latest_runs": latest}
+        from repo_scoping_pipelines.operations.runs import count_by_status
+
+        counts = count_by_status(instance)  # queued, started, success, failure, canceled
+    return {"assets": assets, "latest_runs": latest, "counts": counts}
 
 
 PLACEHOLDERS = {"changeme", "change-me", "change_me", "placeholder", "secret", "password", "token", "xxx", "xxxx",

@@ -34,6 +34,16 @@ RUN_DURATION = Histogram("repo_scoping_refresh_run_duration_seconds", "Refresh r
 MATERIALIZED_ROWS = Counter("repo_scoping_materialized_rows_total",
                             "Rows reported by materializations in this process, by asset", ["asset"],
                             registry=REGISTRY)
+# /ask (issue 14): answers by mode and outcome, time to the sources event and to the first answer text,
+# LLM tokens spent on answers.
+ASKS = Counter("repo_scoping_asks_total", "Questions answered by /ask and `repo-scoping ask`, by mode and outcome",
+               ["mode", "outcome"], registry=REGISTRY)
+ASK_SOURCES_LATENCY = Histogram("repo_scoping_ask_sources_seconds", "Time from the question to its numbered sources",
+                                ["mode"], buckets=_LATENCY_BUCKETS, registry=REGISTRY)
+ASK_FIRST_TOKEN = Histogram("repo_scoping_ask_first_token_seconds", "Time from the question to the first answer text",
+                            ["mode"], buckets=_LATENCY_BUCKETS, registry=REGISTRY)
+ASK_TOKENS = Counter("repo_scoping_ask_llm_tokens_total", "LLM tokens spent on answers, by kind (prompt, completion)",
+                     ["kind"], registry=REGISTRY)
 
 
 def record_run(success: bool, seconds: float, rows: dict[str, object]) -> None:

@@ -3,7 +3,8 @@
 Milvus Lite (the embedded default) answers in Python and serialises all searches behind one GIL:
 ~12 ms of its CPU per hybrid search on a 1,400-chunk collection, growing with the collection. The
 same question asked again between two refreshes has the same answer, so each API process keeps the
-ranked hits (chunk id and score, nothing else) of recent searches.
+ranked candidates (chunk id, score and the few fields ranking and facets need; no text) of recent
+searches.
 
 An entry is keyed by the collection's generation token, which `storage.chunks.mark_index_changed`
 replaces after every change to the collection's rows. A process re-reads the token at most every
@@ -54,11 +55,11 @@ class SearchCache:
             found = self._hits.get(full_key)
         if found is not None:
             telemetry.SEARCH_CACHE.labels("hit").inc()
-            return list(found)
+            return [dict(hit) for hit in found]
         telemetry.SEARCH_CACHE.labels("miss").inc()
         found = search()
         with self._lock:
-            self._hits[full_key] = tuple({"chunk_id": hit["chunk_id"], "score": hit["score"]} for hit in found)
+            self._hits[full_key] = tuple(dict(hit) for hit in found)
         return found
 
     def clear(self) -> None:

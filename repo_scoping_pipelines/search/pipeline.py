@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from repo_scoping_pipelines.chunking import chunk_file
 from repo_scoping_pipelines.collectors.inventory import decode_text
 from repo_scoping_pipelines.safety.injection import scan_chunks
+from repo_scoping_pipelines.search.classify import chunk_class, file_class
 from repo_scoping_pipelines.search.text import index_text
 from repo_scoping_pipelines.services import Services
 from repo_scoping_pipelines.storage import catalog
@@ -43,6 +44,11 @@ def chunk_repository(services: Services, name: str) -> ChunkResult:
     checkout = services.settings.checkouts / name
     result = ChunkResult()
     result.chunks_removed = chunk_store.delete_orphan_chunks(services.engine, repo.id)
+    # Chunks stored before search classes existed (0012_search) get theirs, without re-chunking.
+    unclassified = chunk_store.chunks_without_class(services.engine, repo.id)
+    chunk_store.set_file_classes(services.engine, repo.id, {
+        f["path"]: file_class(f["path"], f["language"], is_documentation=f["is_documentation"])
+        for f in unclassified})
     pending = chunk_store.files_to_chunk(services.engine, repo.id)
     batch: list[tuple[dict, list[dict]]] = []
     for file in pending:
@@ -53,6 +59,7 @@ def chunk_repository(services: Services, name: str) -> ChunkResult:
             result.warnings.append(f"{file['path']}: unreadable ({exc.strerror})")
             text = None
         if text is not None:
+            cls = file_class(file["path"], file["language"], is_documentation=file["is_documentation"])
             for c in chunk_file(file["path"], text, file["language"]):
                 rows.append({
                     "chunk_id": chunk_id(name, file["path"], file["content_hash"], c.kind, c.symbol, c.start_line,
@@ -60,7 +67,7 @@ def chunk_repository(services: Services, name: str) -> ChunkResult:
                     "path": file["path"], "file_hash": file["content_hash"], "source": "file", "kind": c.kind,
                     "symbol": c.symbol, "language": file["language"], "start_line": c.start_line,
                     "end_line": c.end_line, "text": c.text,
-                    "index_text": index_text(c.text, symbol=c.symbol, path=file["path"]),
+                    "index_text": index_text(c.text, symbol=c.symbol, path=file["path"]), "file_class": cls,
                 })
         if rows:  # untrusted text: counted under the prompt_injection guardrail, indexed as data
             result.guardrail_events += scan_chunks(services.engine, repo.id, name, rows)
@@ -114,7 +121,8 @@ def embed_repository(services: Services, name: str) -> EmbedResult:
             if not pending:
                 continue
             dense = embedder.embed([_embedding_input(c) for c in pending])
-            rows = [{**c, "repository": name, "dense": d} for c, d in zip(pending, dense, strict=True)]
+            rows = [{**c, "repository": name, "dense": d, "file_class": chunk_class(c)}
+                    for c, d in zip(pending, dense, strict=True)]
             if in_flight is not None:
                 in_flight.result()  # re-raises a failed write before more work is queued
             in_flight = writer.submit(store, rows)

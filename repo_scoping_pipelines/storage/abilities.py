@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -16,6 +17,8 @@ from .tables import (
     ability_candidates,
     ability_registry,
     ability_runs,
+    ability_snapshot_runs,
+    ability_snapshots,
     content_chunks,
     facts,
     llm_cache,
@@ -320,6 +323,83 @@ def registry_mismatches(engine: Engine) -> int:
 def registry_size(engine: Engine) -> int:
     with engine.connect() as conn:
         return conn.execute(sa.select(sa.func.count()).select_from(ability_registry)).scalar_one()
+
+
+# --- ability snapshots: each candidate in each snapshot it was seen in (issue 17) ----------------------
+
+def evidence_locations(evidence: list[dict]) -> list[str]:
+    """Where a candidate's evidence is, as sorted unique "path:line" (chunks: "path:start-end")."""
+    out = set()
+    for e in evidence or []:
+        if e.get("start_line") is not None:
+            out.add(f"{e.get('path')}:{e['start_line']}-{e.get('end_line', e['start_line'])}")
+        else:
+            out.add(f"{e.get('path')}:{e.get('line') or 1}")
+    return sorted(out)
+
+
+def record_ability_snapshot(engine: Engine, repository_id: int, commit: str | None) -> int:
+    """Record the repository's current (not retired) candidates as seen in snapshot `commit`, replacing
+    what an earlier run recorded for that commit (one transaction). A commit seen again after another
+    one moves to the end of the timeline. Returns the number of candidates recorded."""
+    if not commit:
+        return 0
+    with engine.begin() as conn:
+        current = conn.execute(sa.select(ability_candidates).where(
+            ability_candidates.c.repository_id == repository_id, ability_candidates.c.retired_at.is_(None))).all()
+        rows = []
+        for c in current:
+            locations = evidence_locations(c.evidence)
+            rows.append({"repository_id": repository_id, "snapshot_commit": commit, "candidate_id": c.candidate_id,
+                         "ability_key": c.ability_key, "name": c.name, "category": c.category, "status": c.status,
+                         "locations": locations,
+                         "evidence_hash": hashlib.sha256("\n".join(locations).encode()).hexdigest()[:16]})
+        latest = conn.execute(sa.select(ability_snapshot_runs.c.snapshot_commit)
+                              .where(ability_snapshot_runs.c.repository_id == repository_id)
+                              .order_by(ability_snapshot_runs.c.seen_at.desc()).limit(1)).scalar()
+        stmt = insert(ability_snapshot_runs).values(repository_id=repository_id, snapshot_commit=commit,
+                                                    candidates=len(rows))
+        update = {"candidates": stmt.excluded.candidates}
+        if latest is not None and latest != commit:
+            update["seen_at"] = sa.func.now()
+        conn.execute(stmt.on_conflict_do_update(index_elements=["repository_id", "snapshot_commit"], set_=update))
+        conn.execute(sa.delete(ability_snapshots).where(ability_snapshots.c.repository_id == repository_id,
+                                                        ability_snapshots.c.snapshot_commit == commit))
+        if rows:
+            conn.execute(insert(ability_snapshots), rows)
+    return len(rows)
+
+
+def ability_timeline(engine: Engine, repository_id: int) -> list[dict]:
+    """The recorded snapshots, oldest first: {commit, seen_at, candidates: {candidate_id: row}}."""
+    with engine.connect() as conn:
+        runs = conn.execute(sa.select(ability_snapshot_runs).where(
+            ability_snapshot_runs.c.repository_id == repository_id)
+            .order_by(ability_snapshot_runs.c.seen_at, ability_snapshot_runs.c.snapshot_commit)).all()
+        members = conn.execute(sa.select(ability_snapshots).where(
+            ability_snapshots.c.repository_id == repository_id)).mappings().all()
+    by_commit: dict[str, dict] = {}
+    for m in members:
+        by_commit.setdefault(m["snapshot_commit"], {})[m["candidate_id"]] = dict(m)
+    return [{"commit": r.snapshot_commit, "seen_at": r.seen_at, "candidates": by_commit.get(r.snapshot_commit, {})}
+            for r in runs]
+
+
+def ability_snapshot_problems(engine: Engine, repository_id: int) -> dict[str, int]:
+    """Snapshot members without their snapshot row, and snapshot rows whose count disagrees."""
+    with engine.connect() as conn:
+        orphans = conn.execute(sa.select(sa.func.count()).select_from(ability_snapshots).where(
+            ability_snapshots.c.repository_id == repository_id,
+            ~sa.exists().where(ability_snapshot_runs.c.repository_id == ability_snapshots.c.repository_id,
+                               ability_snapshot_runs.c.snapshot_commit == ability_snapshots.c.snapshot_commit))
+        ).scalar_one()
+        counted = sa.select(sa.func.count()).where(
+            ability_snapshots.c.repository_id == ability_snapshot_runs.c.repository_id,
+            ability_snapshots.c.snapshot_commit == ability_snapshot_runs.c.snapshot_commit).scalar_subquery()
+        mismatched = conn.execute(sa.select(sa.func.count()).select_from(ability_snapshot_runs).where(
+            ability_snapshot_runs.c.repository_id == repository_id,
+            ability_snapshot_runs.c.candidates != counted)).scalar_one()
+    return {"members_without_snapshot": int(orphans), "count_mismatches": int(mismatched)}
 
 
 # --- LLM cache and runs ---------------------------------------------------------------------------------

@@ -8,17 +8,25 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.engine import Engine
 
-from .tables import chunk_vectors, content_chunks, files, index_generations, repositories
+from .tables import (
+    chunk_vectors,
+    content_chunks,
+    files,
+    index_generations,
+    pull_requests,
+    repositories,
+    tracker_issues,
+)
 
 CHUNK_COLUMNS = ("chunk_id", "path", "file_hash", "source", "kind", "symbol", "language", "start_line", "end_line",
-                 "text", "index_text")
+                 "text", "index_text", "file_class")
 
 
 def files_to_chunk(engine: Engine, repository_id: int) -> list[dict]:
     """Files whose current content has no stored chunks yet (and that are worth chunking)."""
     with engine.connect() as conn:
         rows = conn.execute(
-            sa.select(files.c.path, files.c.content_hash, files.c.language)
+            sa.select(files.c.path, files.c.content_hash, files.c.language, files.c.is_documentation)
             .where(files.c.repository_id == repository_id, files.c.skip_reason.is_(None),
                    ~files.c.is_vendored, ~files.c.is_generated,
                    files.c.chunked_hash.is_distinct_from(files.c.content_hash))
@@ -53,6 +61,33 @@ def store_file_chunks(engine: Engine, repository_id: int, batch: list[tuple[dict
                      .values(chunked_hash=sa.bindparam("file_hash")),
                      [{"file_path": path, "file_hash": content_hash} for path, content_hash in hashes.items()])
     return inserted
+
+
+def chunks_without_class(engine: Engine, repository_id: int) -> list[dict]:
+    """Files whose stored chunks have no file_class yet (chunked before 0012_search), with their flags."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(files.c.path, files.c.language, files.c.is_documentation).where(
+                files.c.repository_id == repository_id,
+                sa.exists(sa.select(content_chunks.c.chunk_id).where(
+                    content_chunks.c.repository_id == repository_id, content_chunks.c.path == files.c.path,
+                    content_chunks.c.source == "file", content_chunks.c.file_class.is_(None))))
+        ).mappings().all()
+    return [dict(r) for r in rows]
+
+
+def set_file_classes(engine: Engine, repository_id: int, classes: dict[str, str]) -> int:
+    """Set file_class on the file chunks of these paths (path -> class); one statement."""
+    if not classes:
+        return 0
+    with engine.begin() as conn:
+        result = conn.execute(
+            sa.update(content_chunks).where(content_chunks.c.repository_id == repository_id,
+                                            content_chunks.c.source == "file",
+                                            content_chunks.c.path == sa.bindparam("p"))
+            .values(file_class=sa.bindparam("c")),
+            [{"p": path, "c": cls} for path, cls in classes.items()])
+    return result.rowcount or 0
 
 
 def delete_orphan_chunks(engine: Engine, repository_id: int) -> int:
@@ -163,11 +198,22 @@ def vector_count(engine: Engine, repository_id: int, collection: str) -> int:
 
 # Built once: search runs it on every request, and a statement rebuilt per call (an IN list of
 # fresh bind parameters) costs SQLAlchemy a new cache key each time. `= ANY(:ids)` binds one array.
+# PR and issue chunks are stored under the paths "pulls/<number>" and "issues/<id>" (metrics.pipeline):
+# the joins bring their tracker URL.
 _CHUNKS_BY_IDS = (
     sa.select(content_chunks.c.chunk_id, content_chunks.c.path, content_chunks.c.start_line,
               content_chunks.c.end_line, content_chunks.c.kind, content_chunks.c.symbol, content_chunks.c.text,
-              repositories.c.name.label("repository"))
+              content_chunks.c.source, content_chunks.c.language, content_chunks.c.file_class,
+              repositories.c.name.label("repository"), pull_requests.c.number.label("pr_number"),
+              pull_requests.c.url.label("pr_url"), tracker_issues.c.issue_id.label("issue_id"),
+              tracker_issues.c.url.label("issue_url"))
     .join(repositories, repositories.c.id == content_chunks.c.repository_id)
+    .outerjoin(pull_requests, sa.and_(
+        content_chunks.c.source == "pull_request", pull_requests.c.repository_id == content_chunks.c.repository_id,
+        content_chunks.c.path == sa.func.concat("pulls/", pull_requests.c.number)))
+    .outerjoin(tracker_issues, sa.and_(
+        content_chunks.c.source == "issue", tracker_issues.c.repository_id == content_chunks.c.repository_id,
+        content_chunks.c.path == sa.func.concat("issues/", tracker_issues.c.issue_id)))
     .where(content_chunks.c.chunk_id == sa.any_(sa.bindparam("ids", type_=ARRAY(sa.Text))))
 )
 

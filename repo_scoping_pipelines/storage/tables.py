@@ -95,6 +95,9 @@ content_chunks = sa.Table(
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("index_text", sa.Text, nullable=False),  # normalised text for BM25 / keyword search
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    # code | tests | docs | config | pull_request | issue (search.classify; 0012_search). NULL on rows
+    # chunked before 0012 until the next content_chunks run fills it in.
+    sa.Column("file_class", sa.Text),
     sa.Index("ix_content_chunks_repository_path", "repository_id", "path"),
 )
 
@@ -462,17 +465,212 @@ guardrail_events = sa.Table(
 
 # === people and pull-request metrics (issue 16, 0007_people) (tables of this area go below this line) ===
 
+# GitHub details of each pull request (reviews, files, commits), fetched when the PR's updated_at moves.
+pull_request_details = sa.Table(
+    "pull_request_details",
+    metadata,
+    sa.Column("repository_id", sa.Integer, _repo_fk(), primary_key=True),
+    sa.Column("number", sa.Integer, primary_key=True),
+    sa.Column("pr_updated_at", sa.DateTime(timezone=True), nullable=False),  # the PR version fetched
+    sa.Column("reviews", sa.Integer, nullable=False),
+    sa.Column("files", sa.Integer, nullable=False),
+    sa.Column("additions", sa.BigInteger, nullable=False),
+    sa.Column("deletions", sa.BigInteger, nullable=False),
+    sa.Column("commits", sa.Integer, nullable=False),
+    sa.Column("fetched_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+
+pull_request_reviews = sa.Table(
+    "pull_request_reviews",
+    metadata,
+    sa.Column("repository_id", sa.Integer, _repo_fk(), primary_key=True),
+    sa.Column("number", sa.Integer, primary_key=True),
+    sa.Column("review_id", sa.BigInteger, primary_key=True),
+    sa.Column("reviewer_login", sa.Text),
+    sa.Column("state", sa.Text),
+    sa.Column("submitted_at", sa.DateTime(timezone=True)),
+)
+
+pull_request_files = sa.Table(
+    "pull_request_files",
+    metadata,
+    sa.Column("repository_id", sa.Integer, _repo_fk(), primary_key=True),
+    sa.Column("number", sa.Integer, primary_key=True),
+    sa.Column("path", sa.Text, primary_key=True),
+    sa.Column("additions", sa.Integer, nullable=False),
+    sa.Column("deletions", sa.Integer, nullable=False),
+    sa.Column("status", sa.Text),
+)
+
+# GitHub's commit-author linkage: which login GitHub attributes a commit (and its git e-mail) to.
+pull_request_commits = sa.Table(
+    "pull_request_commits",
+    metadata,
+    sa.Column("repository_id", sa.Integer, _repo_fk(), primary_key=True),
+    sa.Column("number", sa.Integer, primary_key=True),
+    sa.Column("sha", sa.Text, primary_key=True),
+    sa.Column("author_login", sa.Text),
+    sa.Column("author_email", sa.Text),
+    sa.Column("author_name", sa.Text),
+)
+
+pr_author_window = sa.Table(
+    "pr_author_window",
+    metadata,
+    sa.Column("repository_id", sa.Integer, _repo_fk(), primary_key=True),
+    sa.Column("window", sa.Text, primary_key=True),
+    sa.Column("author_login", sa.Text, primary_key=True),
+    sa.Column("opened", sa.Integer, nullable=False),
+    sa.Column("merged", sa.Integer, nullable=False),
+    sa.Column("reviews_given", sa.Integer, nullable=False),
+    sa.Column("median_hours_to_first_review", sa.Float),
+    sa.Column("median_hours_to_merge", sa.Float),
+    sa.Column("median_lines", sa.Float),
+    sa.Column("median_files", sa.Float),
+    sa.Column("as_of", sa.DateTime(timezone=True), nullable=False),
+)
+
+# The people registry (global, recomputed from every identity seen): one row per person ...
+people = sa.Table(
+    "people",
+    metadata,
+    sa.Column("person_id", sa.Text, primary_key=True),
+    sa.Column("display_name", sa.Text, nullable=False),
+    sa.Column("primary_email", sa.Text),
+    sa.Column("github_login", sa.Text),
+    sa.Column("identities", sa.Integer, nullable=False),
+    sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+
+# ... and one per identity ("email:a@b", "github:login", "redmine:Full Name", "git-name:Name"), with
+# why it belongs to its person (the link that put it there) and how sure that is.
+person_identities = sa.Table(
+    "person_identities",
+    metadata,
+    sa.Column("identity", sa.Text, primary_key=True),
+    sa.Column("kind", sa.Text, nullable=False),  # email | github | redmine | git-name
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("person_id", sa.Text, nullable=False),
+    sa.Column("display_name", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("confidence", sa.Float, nullable=False),
+    sa.Column("linked_to", sa.Text),
+    sa.Column("seen", sa.Integer, nullable=False),
+)
+sa.Index("ix_person_identities_person", person_identities.c.person_id)
+
+# Merges and splits decided by a person: inputs of the registry, never overwritten by a recomputation.
+person_decisions = sa.Table(
+    "person_decisions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("action", sa.Text, nullable=False),  # merge | split
+    sa.Column("identity_a", sa.Text, nullable=False),
+    sa.Column("identity_b", sa.Text),
+    sa.Column("decided_by", sa.Text),
+    sa.Column("note", sa.Text),
+    sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+
+# Links below the bar (similar names): they wait for `people merge`.
+person_suggestions = sa.Table(
+    "person_suggestions",
+    metadata,
+    sa.Column("identity_a", sa.Text, primary_key=True),
+    sa.Column("identity_b", sa.Text, primary_key=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("confidence", sa.Float, nullable=False),
+)
+
 
 # === insight: knowledge, hotspots, coupling (issue 16, 0008_insight) (tables of this area go below this line) ===
 
 
 # === exports and ability snapshots (issue 17, 0009_exports) (tables of this area go below this line) ===
 
+# The snapshots whose ability candidates were made: one row per (repository, commit); seen_at orders them
+# (a commit seen again after another one, e.g. a revert, moves to the end).
+ability_snapshot_runs = sa.Table(
+    "ability_snapshot_runs",
+    metadata,
+    sa.Column("repository_id", sa.Integer, sa.ForeignKey(repositories.c.id, ondelete="CASCADE"), primary_key=True),
+    sa.Column("snapshot_commit", sa.Text, primary_key=True),
+    sa.Column("candidates", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Index("ix_ability_snapshot_runs_seen", "repository_id", "seen_at"),
+)
+
+# Each candidate in each snapshot it was seen in, with where its evidence was (to tell moved evidence).
+ability_snapshots = sa.Table(
+    "ability_snapshots",
+    metadata,
+    sa.Column("repository_id", sa.Integer, sa.ForeignKey(repositories.c.id, ondelete="CASCADE"), primary_key=True),
+    sa.Column("snapshot_commit", sa.Text, primary_key=True),
+    sa.Column("candidate_id", sa.Text, primary_key=True),
+    sa.Column("ability_key", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("category", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),  # review status when seen: pending | approved | rejected
+    sa.Column("locations", JSONB, nullable=False, server_default="[]"),  # sorted "path:line" of the evidence
+    sa.Column("evidence_hash", sa.Text, nullable=False),
+)
+
+# The latest generated export documents (catalog-info.yaml, SBOM, OpenAPI) of each repository.
+export_documents = sa.Table(
+    "export_documents",
+    metadata,
+    sa.Column("repository_id", sa.Integer, sa.ForeignKey(repositories.c.id, ondelete="CASCADE"), primary_key=True),
+    sa.Column("kind", sa.Text, primary_key=True),  # backstage | sbom | openapi
+    sa.Column("commit_sha", sa.Text),
+    sa.Column("media_type", sa.Text, nullable=False),
+    sa.Column("content", sa.Text, nullable=False),
+    sa.Column("content_hash", sa.Text, nullable=False),
+    sa.Column("generated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+
 
 # === ask: conversations (issue 14, 0010_ask) (tables of this area go below this line) ===
 
+# One conversation of /ask; its turns are stored only once an answer is complete (never half an answer).
+conversations = sa.Table(
+    "conversations",
+    metadata,
+    sa.Column("conversation_id", sa.Text, primary_key=True),
+    sa.Column("repository", sa.Text),  # the repository the first question was scoped to, if any
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+
+conversation_turns = sa.Table(
+    "conversation_turns",
+    metadata,
+    sa.Column("conversation_id", sa.Text, sa.ForeignKey(conversations.c.conversation_id, ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("turn", sa.Integer, primary_key=True),  # 1, 2, ... in the order asked
+    sa.Column("question", sa.Text, nullable=False),
+    sa.Column("answer", sa.Text, nullable=False),
+    sa.Column("citations", JSONB, nullable=False, server_default="[]"),
+    sa.Column("mode", sa.Text, nullable=False),  # llm | extractive
+    sa.Column("usage", JSONB, nullable=False, server_default="{}"),
+    sa.Column("guardrails", JSONB, nullable=False, server_default="{}"),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+
+
 
 # === access: tokens and runs (issue 15, 0011_access) (tables of this area go below this line) ===
+
+# Bearer tokens of the API (storage/tokens.py): only the SHA-256 of each token is kept.
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("scope", sa.Text, nullable=False),  # read | review | admin
+    sa.Column("token_sha256", sa.Text, nullable=False, unique=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("last_used_at", sa.DateTime(timezone=True)),
+    sa.CheckConstraint("scope IN ('read', 'review', 'admin')", name="ck_api_tokens_scope"),
+)
 
 
 # === search (issue 13, 0012_search) (tables of this area go below this line) ===

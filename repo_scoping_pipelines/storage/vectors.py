@@ -12,7 +12,7 @@ from repo_scoping_pipelines.operations.embedded import ensure_milvus_server
 from ..config import Settings
 
 MAX_TEXT = 60000
-_FIELDS = ["chunk_id", "repository", "path", "start_line", "end_line", "kind", "symbol"]
+_FIELDS = ["chunk_id", "repository", "path", "start_line", "end_line", "kind", "symbol", "file_class", "language"]
 
 
 class VectorStoreError(RuntimeError):
@@ -26,6 +26,22 @@ def milvus_uri(settings: Settings) -> str:
 
 def _literal(value: str) -> str:
     return json.dumps(value)  # a double-quoted, escaped Milvus string literal
+
+
+def filter_expr(*, repository: str | None = None, kinds: tuple[str, ...] = (), languages: tuple[str, ...] = (),
+                path_like: str | None = None) -> str:
+    """A Milvus boolean expression for the search filters ("" for none): they run inside Milvus, so a
+    filtered search ranks only matching rows instead of post-filtering a long list."""
+    parts = []
+    if repository:
+        parts.append(f"repository == {_literal(repository)}")
+    if kinds:
+        parts.append(f"file_class in [{', '.join(map(_literal, kinds))}]")
+    if languages:
+        parts.append(f"language in [{', '.join(map(_literal, languages))}]")
+    if path_like:
+        parts.append(f"path like {_literal(path_like)}")
+    return " and ".join(parts)
 
 
 class VectorStore:
@@ -55,6 +71,8 @@ class VectorStore:
                 schema.add_field("end_line", DataType.INT64)
                 schema.add_field("kind", DataType.VARCHAR, max_length=64)
                 schema.add_field("symbol", DataType.VARCHAR, max_length=1024)
+                schema.add_field("file_class", DataType.VARCHAR, max_length=32)  # search.classify.KINDS
+                schema.add_field("language", DataType.VARCHAR, max_length=64)
                 schema.add_field("index_text", DataType.VARCHAR, max_length=65535, enable_analyzer=True)
                 schema.add_field("dense", DataType.FLOAT_VECTOR, dim=dim)
                 schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
@@ -74,6 +92,7 @@ class VectorStore:
             "chunk_id": r["chunk_id"], "repository": r["repository"], "path": r["path"][:2048],
             "start_line": int(r["start_line"]), "end_line": int(r["end_line"]), "kind": r["kind"],
             "symbol": (r.get("symbol") or "")[:1024], "index_text": (r["index_text"] or " ")[:MAX_TEXT],
+            "file_class": (r.get("file_class") or "code")[:32], "language": (r.get("language") or "")[:64],
             "dense": r["dense"],
         } for r in rows]
         self._client.upsert(name, data)
@@ -108,14 +127,46 @@ class VectorStore:
         res = self._client.query(name, filter=flt, output_fields=["count(*)"])
         return int(res[0]["count(*)"]) if res else 0
 
-    def search(self, name: str, *, keyword_text: str, dense: list[float] | None, repository: str | None,
-               limit: int, mode: str) -> list[dict]:
-        """Top chunks as dicts with the stored fields and `score` (higher is better)."""
+    def _loaded(self, name: str, dim: int) -> bool:
         # A collection already loaded by this process needs no has_collection round trip (a third of
         # the Milvus time per query through the milvus-lite server).
         if name not in self._ready and not self._client.has_collection(name):
+            return False
+        self.ensure_collection(name, dim)
+        return True
+
+    def retrieve(self, name: str, *, keyword_text: str | None, dense: list[float] | None, expr: str,
+                 limit: int) -> dict[str, list[dict]]:
+        """The ranked candidates of each retriever asked for ("sparse": BM25 over the index text, "dense":
+        cosine), filtered by expr inside Milvus; each hit has the stored fields and `score`."""
+        out: dict[str, list[dict]] = {}
+        if not self._loaded(name, len(dense) if dense else 0):
+            return out
+        if keyword_text is not None and keyword_text.strip():
+            hits = self._client.search(name, data=[keyword_text], anns_field="sparse", limit=limit, filter=expr,
+                                       output_fields=_FIELDS, search_params={"metric_type": "BM25"})
+            out["sparse"] = _entities(hits, absolute=True)
+        if dense is not None:
+            hits = self._client.search(name, data=[dense], anns_field="dense", limit=limit, filter=expr,
+                                       output_fields=_FIELDS, search_params={"metric_type": "COSINE"})
+            out["dense"] = _entities(hits)
+        return out
+
+    def symbols(self, name: str, symbols: list[str], *, expr: str, limit: int) -> list[dict]:
+        """Chunks whose symbol is one of these names or ends in ".name" (Class.method), for the exact
+        symbol matches of identifiers typed in a query."""
+        if not symbols or name not in self._ready:
             return []
-        self.ensure_collection(name, len(dense) if dense else 0)
+        wanted = [f"symbol in [{', '.join(map(_literal, symbols))}]"]
+        wanted += [f"symbol like {_literal('%.' + s)}" for s in symbols]
+        flt = "(" + " or ".join(wanted) + ")" + (f" and {expr}" if expr else "")
+        return [dict(r) for r in self._client.query(name, filter=flt, output_fields=_FIELDS, limit=limit)]
+
+    def search(self, name: str, *, keyword_text: str, dense: list[float] | None, repository: str | None,
+               limit: int, mode: str) -> list[dict]:
+        """Top chunks as dicts with the stored fields and `score` (higher is better)."""
+        if not self._loaded(name, len(dense) if dense else 0):
+            return []
         flt = f"repository == {_literal(repository)}" if repository else ""
         if mode == "keyword":
             if not keyword_text.strip():
@@ -141,3 +192,13 @@ class VectorStore:
                 score = abs(score)  # Milvus Lite returns BM25 negated (best first)
             results.append({**entity, "chunk_id": hit.get("chunk_id", entity.get("chunk_id")), "score": score})
         return results
+
+
+def _entities(hits, absolute: bool = False) -> list[dict]:
+    out = []
+    for hit in hits[0] if hits else []:
+        entity = hit.get("entity", {})
+        score = float(hit["distance"])
+        out.append({**entity, "chunk_id": hit.get("chunk_id", entity.get("chunk_id")),
+                    "score": abs(score) if absolute else score})  # Lite returns BM25 negated (best first)
+    return out

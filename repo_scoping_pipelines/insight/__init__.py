@@ -1,0 +1,1 @@
+"""Insight stage: knowledge risk, hotspots and change coupling from the stored history (pandas)."""
