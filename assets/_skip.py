@@ -1,8 +1,8 @@
 """Skipping unchanged work with Dagster's data versions and code versions.
 
 Every per-repository asset carries a code version (a hash of the source of its stage, so a code
-change re-runs it). Dagster records with each materialization its data version, its code version
-and the data versions of its inputs (`dagster/input_data_version/...` tags). Before doing any work an
+change re-runs it). Dagster records with each materialization its data version and its code version;
+the gate adds the data versions of its upstreams (`skip/upstream`). Before doing any work an
 asset compares those with now: same code, every upstream at the data version it last consumed and
 the same settings-dependent inputs -> it does no work and reports a materialization with
 `skipped: true` and the `reason` (the last check results carried over), keeping its data version, so
@@ -23,9 +23,12 @@ from repo_scoping_pipelines.run_tags import is_full_refresh
 
 DATA_VERSION_TAG = "dagster/data_version"
 CODE_VERSION_TAG = "dagster/code_version"
-INPUT_VERSION_PREFIX = "dagster/input_data_version/"
 INPUTS_KEY = "skip/inputs"
 CHECKS_KEY = "skip/checks"
+# The upstream data versions this materialization saw. Dagster's own `input_data_version` tags are
+# not comparable with the upstream's `data_version` tag for `deps=` upstreams materialized in the
+# same run (a stable hash, not the user-provided version), so the gate records what it compares.
+UPSTREAM_KEY = "skip/upstream"
 
 
 @lru_cache
@@ -57,10 +60,21 @@ class Gate:
         self.previous_run: str | None = None
         self.reason: str | None = None
         self.rerun_because: str = "first materialization"
+        self.upstream = self._upstream_versions()
         if decide:
             self._decide()
         else:  # only the previous materialization, for finish()
             self._load_previous()
+
+    def _upstream_versions(self) -> dict[str, str | None]:
+        """The latest data version of each upstream asset's partition, as this run sees it."""
+        context = self.context
+        out = {}
+        for upstream in sorted(context.assets_def.asset_deps[context.asset_key], key=lambda k: k.to_user_string()):
+            latest = _latest(context.instance, upstream, context.partition_key)
+            out[upstream.to_user_string()] = (
+                (latest.asset_materialization.tags or {}).get(DATA_VERSION_TAG) if latest else None)
+        return out
 
     @property
     def skipped(self) -> bool:
@@ -80,7 +94,7 @@ class Gate:
 
     def _decide(self) -> None:
         context = self.context
-        key, partition = context.asset_key, context.partition_key
+        key = context.asset_key
         if is_full_refresh(context.run.tags):
             self.rerun_because = "full refresh"
             return
@@ -99,12 +113,11 @@ class Gate:
         if CHECKS_KEY not in metadata:
             self.rerun_because = "no recorded check results"
             return
+        recorded = metadata.get(UPSTREAM_KEY)
+        consumed_versions = recorded.value if recorded is not None else {}
         unchanged = []
-        for upstream in sorted(context.assets_def.asset_deps[key], key=lambda k: k.to_user_string()):
-            name = upstream.to_user_string()
-            consumed = tags.get(INPUT_VERSION_PREFIX + name)
-            latest = _latest(context.instance, upstream, partition)
-            current = (latest.asset_materialization.tags or {}).get(DATA_VERSION_TAG) if latest else None
+        for name, current in self.upstream.items():
+            consumed = consumed_versions.get(name)
             if consumed is None or current != consumed:
                 self.rerun_because = f"{name} changed"
                 return
@@ -125,6 +138,7 @@ class Gate:
                       "skipped_since_run": self.previous_run,
                       **({"dagster/row_count": rows.value} if rows is not None else {}),
                       INPUTS_KEY: dg.MetadataValue.json(self.inputs),
+                      UPSTREAM_KEY: dg.MetadataValue.json(self.upstream),
                       CHECKS_KEY: dg.MetadataValue.json(checks)},
             data_version=dg.DataVersion((self.previous.tags or {})[DATA_VERSION_TAG]),
             check_results=[dg.AssetCheckResult(
@@ -148,6 +162,7 @@ class Gate:
             asset_key=result.asset_key,
             metadata={**(result.metadata or {}), "skipped": False, "rerun_because": self.rerun_because,
                       INPUTS_KEY: dg.MetadataValue.json(self.inputs),
+                      UPSTREAM_KEY: dg.MetadataValue.json(self.upstream),
                       CHECKS_KEY: dg.MetadataValue.json(checks)},
             check_results=result.check_results, data_version=version, tags=result.tags,
         )

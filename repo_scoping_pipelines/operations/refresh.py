@@ -29,8 +29,10 @@ def ensure_partitions(instance: dg.DagsterInstance, names: list[str]) -> None:
         instance.add_dynamic_partitions(repositories.name, missing)
 
 
-def refresh_in_process(instance: dg.DagsterInstance, name: str, *, tags: dict | None = None) -> RefreshOutcome:
-    """Materialize every per-repository asset for `name` in this process, recorded in the instance."""
+def refresh_in_process(instance: dg.DagsterInstance, name: str, *, tags: dict | None = None,
+                       run_id: str | None = None) -> RefreshOutcome:
+    """Materialize every per-repository asset for `name` in this process, recorded in the instance
+    (under `run_id` when given, so a watcher can follow the run's events while it executes)."""
     from repo_scoping_pipelines.definitions import defs
 
     ensure_partitions(instance, [name])
@@ -38,7 +40,7 @@ def refresh_in_process(instance: dg.DagsterInstance, name: str, *, tags: dict | 
     started = time.perf_counter()
     ops_log.event("run.start", repository=name, job="refresh_repository")
     result = job.execute_in_process(
-        instance=instance, partition_key=name, raise_on_error=False, tags=tags or {},
+        instance=instance, partition_key=name, raise_on_error=False, tags=tags or {}, run_id=run_id,
         run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
     )
     outcome = RefreshOutcome(repository=name, success=result.success, run_id=result.run_id)
