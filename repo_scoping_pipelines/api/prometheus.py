@@ -9,7 +9,13 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
-from ..operations.telemetry import HTTP_LATENCY, HTTP_REQUESTS, REGISTRY, StoredFiguresCollector
+from ..operations.telemetry import (
+    HTTP_LATENCY,
+    HTTP_REQUESTS,
+    REGISTRY,
+    DagsterRunsCollector,
+    StoredFiguresCollector,
+)
 from ..services import open_services
 
 router = APIRouter()
@@ -47,10 +53,17 @@ class PrometheusMiddleware:
             HTTP_LATENCY.labels(method, template).observe(time.perf_counter() - started)
 
 
+def _dagster_instance(app: FastAPI):
+    from .runs import dagster_instance_of
+
+    return dagster_instance_of(app.state)
+
+
 def install_prometheus(app: FastAPI) -> None:
     app.add_middleware(PrometheusMiddleware)
     local = CollectorRegistry(auto_describe=False)
     local.register(StoredFiguresCollector(lambda: open_services(app.state.settings).engine))
+    local.register(DagsterRunsCollector(lambda: _dagster_instance(app)))
     app.state.prometheus_registry = local
 
 

@@ -31,7 +31,11 @@ _instance_lock = threading.Lock()
 
 def dagster(request: Request):
     """The app's Dagster instance (the project's Postgres storage), opened once per app."""
-    state = request.app.state
+    return dagster_instance_of(request.app.state)
+
+
+def dagster_instance_of(state):
+    """The Dagster instance kept on an app's state, opened on first use."""
     instance = getattr(state, "dagster_instance", None)
     if instance is None:
         from ..operations.dagster_instance import dagster_instance

@@ -96,3 +96,55 @@ class StoredFiguresCollector:
         for table, count in sorted(rows.items()):
             stored.add_metric([table], count)
         yield stored
+
+
+class DagsterRunsCollector:
+    """Refresh runs and materialized partitions read from the Dagster instance at scrape time, so an
+    API scraped while the daemon does the runs reports them (the in-process counters above only see
+    runs of this process)."""
+
+    TTL_S = 15.0
+    RECENT_RUNS = 500  # the duration summary covers the latest finished refresh runs
+
+    def __init__(self, instance_factory) -> None:
+        self._instance_factory = instance_factory
+        self._cache: tuple[float, list] | None = None
+        self._lock = threading.Lock()
+
+    def _families(self) -> list:
+        import dagster as dg
+        from prometheus_client.core import SummaryMetricFamily
+
+        from repo_scoping_pipelines.operations.runs import FINISHED, REFRESH_JOB, STATUS_GROUPS
+
+        instance = self._instance_factory()
+        runs = GaugeMetricFamily("repo_scoping_dagster_refresh_runs",
+                                 "Refresh runs recorded in the Dagster instance (any process, daemon included), "
+                                 "by status", labels=["status"])
+        for status, members in STATUS_GROUPS.items():
+            runs.add_metric([status], instance.get_runs_count(dg.RunsFilter(job_name=REFRESH_JOB, statuses=members)))
+        durations = [r.end_time - r.start_time for r in instance.get_run_records(
+            dg.RunsFilter(job_name=REFRESH_JOB, statuses=list(FINISHED)), limit=self.RECENT_RUNS)
+            if r.start_time and r.end_time]
+        duration = SummaryMetricFamily("repo_scoping_dagster_refresh_run_seconds",
+                                       f"Duration of the latest {self.RECENT_RUNS} finished refresh runs",
+                                       count_value=len(durations), sum_value=round(sum(durations), 3))
+        partitions = GaugeMetricFamily("repo_scoping_dagster_materialized_partitions",
+                                       "Partitions with at least one materialization, by asset", labels=["asset"])
+        from repo_scoping_pipelines.definitions import defs
+
+        job = defs.resolve_job_def(REFRESH_JOB)
+        for key in sorted(job.asset_layer.selected_asset_keys, key=lambda k: k.to_user_string()):
+            count = len(instance.event_log_storage.get_materialized_partitions(key))
+            partitions.add_metric([key.to_user_string()], count)
+        return [runs, duration, partitions]
+
+    def collect(self):
+        with self._lock:
+            if not (self._cache and time.monotonic() - self._cache[0] < self.TTL_S):
+                try:
+                    self._cache = (time.monotonic(), self._families())
+                except Exception:  # instance storage down: the scrape still answers, without these families
+                    self._cache = None
+                    return
+            yield from self._cache[1]
