@@ -7,8 +7,12 @@ UI, typed for a client).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import dagster as dg
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _DAGSTER_TYPES = {"b": "bool", "i": "int", "u": "int", "f": "float", "M": "datetime"}
 
@@ -31,6 +35,8 @@ def column_schema(frame: pd.DataFrame) -> dg.TableSchema:
 
 def preview(headers: list[str], rows: list[tuple] | list[list]) -> dict[str, dg.MetadataValue]:
     """`preview` (markdown) and `preview_table` (typed table) metadata of the rows (callers keep them few)."""
+    import pandas as pd  # here, not at import: a refresh that skips every preview never loads pandas
+
     rows = list(rows)
     frame = pd.DataFrame(rows, columns=headers).convert_dtypes(convert_string=False)
     records = [dg.TableRecord({str(k): (None if pd.isna(v) else v.item() if hasattr(v, "item") else v)

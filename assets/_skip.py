@@ -49,6 +49,23 @@ def _latest(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str) -> d
     return instance.get_latest_data_version_record(key, is_source=False, partition_key=partition)
 
 
+# The data versions this process's steps reported in the current run, by (run id, asset, partition):
+# a downstream gate in the same in-process run reads its upstreams here instead of one event-log
+# query each. Only versions the gate itself set are kept (Dagster's own default version is not known
+# here); steps in other processes (the multiprocess executor) find nothing and read the event log.
+_emitted: dict[tuple[str, str, str], str] = {}
+
+
+def _remember(context: dg.AssetExecutionContext, version: dg.DataVersion | None) -> None:
+    if len(_emitted) > 10_000:
+        _emitted.clear()
+    key = (context.run_id, context.asset_key.to_user_string(), context.partition_key)
+    if version is None:
+        _emitted.pop(key, None)
+    else:
+        _emitted[key] = version.value
+
+
 class Gate:
     """Whether this asset's partition can be skipped, and how to report either outcome."""
 
@@ -71,9 +88,13 @@ class Gate:
         context = self.context
         out = {}
         for upstream in sorted(context.assets_def.asset_deps[context.asset_key], key=lambda k: k.to_user_string()):
+            name = upstream.to_user_string()
+            known = _emitted.get((context.run_id, name, context.partition_key))
+            if known is not None:
+                out[name] = known
+                continue
             latest = _latest(context.instance, upstream, context.partition_key)
-            out[upstream.to_user_string()] = (
-                (latest.asset_materialization.tags or {}).get(DATA_VERSION_TAG) if latest else None)
+            out[name] = (latest.asset_materialization.tags or {}).get(DATA_VERSION_TAG) if latest else None
         return out
 
     @property
@@ -133,6 +154,8 @@ class Gate:
         metadata = self.previous.metadata
         checks = metadata[CHECKS_KEY].value
         rows = metadata.get("dagster/row_count")
+        version = dg.DataVersion((self.previous.tags or {})[DATA_VERSION_TAG])
+        _remember(self.context, version)
         return dg.MaterializeResult(
             metadata={"skipped": True, "reason": self.reason, "changed": False,
                       "skipped_since_run": self.previous_run,
@@ -140,7 +163,7 @@ class Gate:
                       INPUTS_KEY: dg.MetadataValue.json(self.inputs),
                       UPSTREAM_KEY: dg.MetadataValue.json(self.upstream),
                       CHECKS_KEY: dg.MetadataValue.json(checks)},
-            data_version=dg.DataVersion((self.previous.tags or {})[DATA_VERSION_TAG]),
+            data_version=version,
             check_results=[dg.AssetCheckResult(
                 check_name=name, passed=passed,
                 metadata={"skipped": True, "carried_over_from_run": self.previous_run})
@@ -158,6 +181,7 @@ class Gate:
         elif version is None and fresh:
             version = dg.DataVersion(hashlib.sha256(f"{previous}:{self.context.run_id}".encode()).hexdigest()[:24])
         checks = {c.check_name: bool(c.passed) for c in result.check_results or []}
+        _remember(self.context, version)
         return dg.MaterializeResult(
             asset_key=result.asset_key,
             metadata={**(result.metadata or {}), "skipped": False, "rerun_because": self.rerun_because,

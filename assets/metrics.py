@@ -28,7 +28,6 @@ from repo_scoping_pipelines.resources import RepoScopingResource
 from repo_scoping_pipelines.run_tags import is_full_refresh
 from repo_scoping_pipelines.storage import catalog
 from repo_scoping_pipelines.storage import metrics as metric_store
-from repo_scoping_pipelines.storage import people as people_store
 
 from ._metadata import preview
 from ._skip import Gate, code_version
@@ -294,6 +293,7 @@ def author_prs_window(context: dg.AssetExecutionContext, repo_scoping: RepoScopi
     """Per GitHub login over the last 7, 30 and 90 days and all time: PRs opened and merged, median
     hours to the first review (by someone else) and to merge, reviews given, median PR size in lines
     and files (what GET /metrics/pull-requests answers). Computed with pandas from the stored PRs."""
+    from repo_scoping_pipelines.storage import people as people_store  # pandas: imported when it runs
     services = repo_scoping.services()
     repo = catalog.get_repository(services.engine, context.partition_key)
     result = compute_pr_windows(services.engine, repo.id)
@@ -325,6 +325,7 @@ def people(context: dg.AssetExecutionContext, repo_scoping: RepoScopingResource)
     and manual `repo-scoping people merge|split` decisions (which survive every recomputation). Similar
     names become suggestions for a person to decide. Partitioned by repository so every refresh keeps
     it current; each run rebuilds the whole (global) registry."""
+    from repo_scoping_pipelines.storage import people as people_store  # pandas: imported when it runs
     services = repo_scoping.services()
     result = compute_people(services.engine)
     totals = people_store.registry_totals(services.engine)

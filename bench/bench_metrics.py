@@ -4,7 +4,9 @@ Measures, in one run on one machine:
   * raw `git log --numstat HEAD` of the history (what the metrics cannot beat: git computes the diffs);
   * the full metrics: commit_history (full extraction into Postgres), author windows, daily rows over
     every day, file ownership and what shipped — the work of the metrics assets, without Dagster;
-  * an incremental refresh with no new commit (the same five steps).
+  * change_insight (hotspots + coupling, pandas over the stored history) and knowledge_risk (git blame
+    of every text file at the head; a rerun blames only files whose blob changed);
+  * an incremental refresh with no new commit (the same steps).
 The goal: full metrics <= 1.5x raw git log; the no-change refresh under 2 s.
 
 The repository must be a full clone with 15,000+ commits, e.g. (never committed, bench/.work is ignored):
@@ -30,7 +32,23 @@ def raw_git_log(repo: Path, *extra: str) -> float:
     return time.perf_counter() - started
 
 
+def text_inventory(repo: Path) -> dict[str, dict]:
+    """What the snapshot's inventory gives knowledge_risk: the head's text files with their blob ids."""
+    text = set(subprocess.run(["git", "grep", "-I", "-z", "--name-only", "-e", "", "HEAD"], cwd=repo,
+                              capture_output=True, check=True).stdout.decode(errors="surrogateescape")
+               .replace("HEAD:", "").split("\0"))
+    tree = subprocess.run(["git", "ls-tree", "-r", "-z", "HEAD"], cwd=repo, capture_output=True,
+                          check=True).stdout.decode(errors="surrogateescape").split("\0")
+    out = {}
+    for entry in filter(None, tree):
+        meta, path = entry.split("\t", 1)
+        if path in text:
+            out[path] = {"content_hash": meta.split()[2], "is_binary": False, "skip_reason": None}
+    return out
+
+
 def metrics_pass(services, repo_id: int, repo: Path, *, full: bool) -> dict[str, float]:
+    from repo_scoping_pipelines.insight.pipeline import compute_insight, compute_knowledge
     from repo_scoping_pipelines.metrics.history import EARLIEST_PLAUSIBLE
     from repo_scoping_pipelines.metrics.pipeline import (
         author_daily,
@@ -59,6 +77,18 @@ def metrics_pass(services, repo_id: int, repo: Path, *, full: bool) -> dict[str,
     t = time.perf_counter()
     compute_shipped(services.engine, repo_id)
     steps["what_shipped"] = time.perf_counter() - t
+    settings = services.settings
+    t = time.perf_counter()
+    compute_insight(services.engine, repo_id, repo, history.head, min_revs=settings.insight_coupling_min_revs,
+                    min_shared_revs=settings.insight_coupling_min_shared_revs,
+                    min_degree=settings.insight_coupling_min_degree,
+                    max_changeset=settings.insight_coupling_max_changeset)
+    steps["change_insight"] = time.perf_counter() - t
+    t = time.perf_counter()
+    compute_knowledge(services.engine, repo_id, repo, history.head, text_inventory(repo),
+                      active_days=settings.insight_active_days, island_share=settings.insight_island_share,
+                      workers=settings.insight_blame_workers)
+    steps["knowledge_risk"] = time.perf_counter() - t
     steps["total"] = sum(steps.values())
     steps["commits"] = history.total_commits
     steps["file_changes"] = history.files_added

@@ -8,6 +8,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import click
@@ -71,8 +72,36 @@ def register(name: str, source: str) -> None:
     click.echo(f"registered {repo.name} ({repo.source_kind})")
 
 
-def _refresh(names: tuple[str, ...], quiet: bool = False) -> list:
+def _jsonable(value):
+    """A metadata value as JSON: preview tables become lists of row dicts (Dagster's TableRecord)."""
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "data") and isinstance(value.data, dict):  # a TableRecord
+        return _jsonable(value.data)
+    return str(value)
+
+
+def _redraw(live, progress, stop) -> None:
+    """Redraw the progress table (elapsed times move while a step runs) until the run ends."""
+    while not stop.wait(0.25):
+        live.update(progress.table())
+
+
+def _refresh(names: tuple[str, ...], as_json: bool = False) -> list:
+    """Refresh each repository in-process with live progress per asset (a table when stdout is not a
+    terminal), then one summary line per repository; `as_json` prints each run's metadata instead."""
+    import threading
+
+    from dagster._core.utils import make_new_run_id
+    from rich.console import Console
+    from rich.live import Live
+
     from repo_scoping_pipelines.operations.dagster_instance import dagster_instance
+    from repo_scoping_pipelines.operations.progress import RunProgress, watch_run
     from repo_scoping_pipelines.operations.refresh import publish_registry_in_process, refresh_in_process
 
     from .storage import abilities as ability_store
@@ -84,32 +113,59 @@ def _refresh(names: tuple[str, ...], quiet: bool = False) -> list:
     unknown = [n for n in targets if n not in known]
     if unknown:
         _fail(f"not registered: {', '.join(unknown)}")
-    outcomes = []
+    console = Console(highlight=False)
+    outcomes, report = [], []
     with dagster_instance(services.settings) as instance:
         for i, name in enumerate(targets, 1):
-            click.echo(f"[{i}/{len(targets)}] {name}: refreshing ...")
-            outcome = refresh_in_process(instance, name)
-            for asset, meta in outcome.assets.items():
-                summary = ", ".join(f"{k}={v}" for k, v in meta.items()
-                                    if not k.startswith("preview") and isinstance(v, (str, int, float, bool)))
-                click.echo(f"    {asset}: {summary}")
+            if not as_json:
+                console.print(f"[{i}/{len(targets)}] {name}: refreshing ...", markup=False)
+            run_id, progress, stop = make_new_run_id(), RunProgress(name), threading.Event()
+            live = Live(progress.table(), console=console, refresh_per_second=4) if console.is_terminal else None
+            started = time.perf_counter()
+            with live or contextlib.nullcontext():
+                watcher = watch_run(instance, run_id, progress.apply, stop)
+                if live is not None:
+                    threading.Thread(target=_redraw, args=(live, progress, stop), daemon=True).start()
+                outcome = refresh_in_process(instance, name, run_id=run_id)
+                stop.set()
+                watcher.join()
+                if live is not None:
+                    live.update(progress.table())
+            wall = time.perf_counter() - started
+            outcomes.append(outcome)
+            if as_json:
+                assets = {row.asset: {"state": row.status, "elapsed_s": row.elapsed and round(row.elapsed, 3),
+                                      "metadata": {k: _jsonable(v)
+                                                   for k, v in outcome.assets.get(row.asset, {}).items()}}
+                          for row in progress.steps.values()}
+                report.append({"repository": name, "run_id": outcome.run_id, "success": outcome.success,
+                               "error": outcome.error, "seconds": round(wall, 3), "assets": assets})
+                continue
+            if live is None:
+                console.print(progress.table())
+            counts = progress.counts()
+            summary = ", ".join(f"{counts[s]} {s}" for s in ("done", "skipped", "failed") if counts.get(s))
             if outcome.success:
-                click.echo(f"    done (run {outcome.run_id[:8]})")
+                console.print(f"    done in {wall:.1f}s ({summary}; run {outcome.run_id[:8]})", markup=False)
             else:
                 click.echo(f"    FAILED: {outcome.error}", err=True)
-            outcomes.append(outcome)
         # Only when the registry lags the approvals (a review, or a refresh that retired one): no extra run otherwise.
         if ability_store.registry_mismatches(services.engine):
             ok = publish_registry_in_process(instance)
-            click.echo("ability_registry: " + ("published" if ok else "FAILED to publish"), err=not ok)
+            if not as_json or not ok:
+                click.echo("ability_registry: " + ("published" if ok else "FAILED to publish"), err=not ok)
+    if as_json:
+        click.echo(json.dumps({"repositories": report}, indent=2, default=str))
     return outcomes
 
 
 @main.command()
 @click.argument("names", nargs=-1)
-def refresh(names: tuple[str, ...]) -> None:
-    """Materialize every asset for NAMEs (all repositories when none is given), in-process."""
-    outcomes = _refresh(names)
+@click.option("--json", "as_json", is_flag=True, help="print each run's asset metadata as JSON (for scripts)")
+def refresh(names: tuple[str, ...], as_json: bool) -> None:
+    """Materialize every asset for NAMEs (all repositories when none is given), in-process, with live
+    progress per asset; unchanged assets are skipped (the table says why)."""
+    outcomes = _refresh(names, as_json=as_json)
     if not all(o.success for o in outcomes):
         sys.exit(1)
 
@@ -591,8 +647,132 @@ def runs(status: str | None, repository: str | None, limit: int, as_json: bool) 
 
 # === people (issue 16) (commands of this area go below this line) ===
 
+@main.group()
+def people() -> None:
+    """The people registry: identities (git e-mails, GitHub logins, Redmine users) merged into people."""
+
+
+@people.command("list")
+@click.option("--q", "query", default=None, help="Part of a name, e-mail or login")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 10000))
+@click.option("--suggestions", is_flag=True, help="Also the suggested links waiting for a decision")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output")
+def people_list(query: str | None, limit: int, suggestions: bool, as_json: bool) -> None:
+    """People with their identities (and why each belongs), optionally the pending suggestions."""
+    from .metrics.pipeline import person_detail
+    from .storage import people as people_store
+
+    services = _services()
+    rows = [person_detail(services.engine, p["person_id"]) for p in
+            people_store.list_people(services.engine, query, limit)]
+    pending = people_store.suggestions_of(services.engine) if suggestions else []
+    if as_json:
+        click.echo(json.dumps({"people": rows, "suggestions": pending}, indent=2, default=str))
+        return
+    for p in rows:
+        click.echo(f"{p['person_id']}  {p['display_name']}  <{p['primary_email'] or '-'}>  "
+                   f"github:{p['github_login'] or '-'}")
+        for i in p["identity_list"]:
+            click.echo(f"    {i['identity']:<50} {i['reason']} ({i['confidence']:.2f})")
+    for s in pending:
+        click.echo(f"suggestion: {s['identity_a']} ~ {s['identity_b']}: {s['reason']} ({s['confidence']:.2f})")
+
+
+def _decide(action: str, identities: tuple[str, ...], note: str | None) -> None:
+    import getpass
+
+    from .metrics.people import PeopleError
+    from .metrics.pipeline import decide_people
+
+    services = _services()
+    try:
+        done = decide_people(services.engine, action, list(identities), decided_by=getpass.getuser(), note=note)
+    except PeopleError as exc:
+        _fail(str(exc), 1)
+    for p in done["people"]:
+        click.echo(f"{p['person_id']}  {p['display_name']}: "
+                   f"{', '.join(i['identity'] for i in p['identity_list'])}")
+
+
+@people.command("merge")
+@click.argument("identities", nargs=-1, required=True)
+@click.option("--note", default=None)
+def people_merge(identities: tuple[str, ...], note: str | None) -> None:
+    """Make two or more identities (e-mail, github:LOGIN, redmine:NAME, or a person id) one person."""
+    _decide("merge", identities, note)
+
+
+@people.command("split")
+@click.argument("identities", nargs=-1, required=True)
+@click.option("--note", default=None)
+def people_split(identities: tuple[str, ...], note: str | None) -> None:
+    """Detach identities from every link made before: each stands alone until merged again."""
+    _decide("split", identities, note)
+
+
 
 # === exports (issue 17) (commands of this area go below this line) ===
+
+@main.group()
+def export() -> None:
+    """Export what is known about a repository in formats other tools read."""
+
+
+def _write_export(kind: str, name: str, output: str | None) -> None:
+    from .exports import pipeline
+    from .storage.catalog import NotFound
+
+    try:
+        document = pipeline.BUILDERS[kind](_services().reader, name)
+    except NotFound as exc:
+        _fail(str(exc), 1)
+    if output is None:
+        click.echo(document.content, nl=False)
+        return
+    Path(output).write_text(document.content)
+    click.echo(f"wrote {kind} of {name} to {output} ({len(document.content.encode())} bytes)", err=True)
+
+
+@export.command(name="sbom")
+@click.argument("name")
+@click.option("--output", default=None, help="Write to FILE instead of stdout")
+def export_sbom(name: str, output: str | None) -> None:
+    """CycloneDX 1.6 JSON SBOM of NAME's observed manifests (dependencies, package URLs, evidence)."""
+    _write_export("sbom", name, output)
+
+
+@export.command(name="openapi")
+@click.argument("name")
+@click.option("--output", default=None, help="Write to FILE instead of stdout")
+def export_openapi(name: str, output: str | None) -> None:
+    """OpenAPI 3.1 document of the HTTP routes discovered in NAME's code."""
+    _write_export("openapi", name, output)
+
+
+@export.command(name="backstage")
+@click.argument("names", nargs=-1)
+@click.option("--output-dir", default=None, help="Write NAME/catalog-info.yaml under DIR instead of stdout")
+def export_backstage(names: tuple[str, ...], output_dir: str | None) -> None:
+    """Backstage catalog-info.yaml (Component, API) of each NAME (default: every registered repository)."""
+    from .exports import pipeline
+    from .storage.catalog import NotFound, list_repositories
+
+    reader = _services().reader
+    names = names or tuple(r.name for r in list_repositories(reader))
+    documents = []
+    for name in names:
+        try:
+            documents.append((name, pipeline.backstage_document(reader, name)))
+        except NotFound as exc:
+            _fail(str(exc), 1)
+    for name, document in documents:
+        if output_dir is None:
+            click.echo(("---\n" if document is not documents[0][1] else "") + document.content, nl=False)
+            continue
+        target = Path(output_dir) / name / "catalog-info.yaml"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(document.content)
+        click.echo(f"wrote backstage entities of {name} to {target}", err=True)
 
 
 if __name__ == "__main__":

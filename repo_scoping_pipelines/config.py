@@ -70,6 +70,15 @@ class Settings(BaseSettings):
     http_backoff_s: float = Field(default=1.0, ge=0, description="First retry delay; doubles each retry")
     http_max_wait_s: float = Field(default=900.0, ge=0, description="Longest rate-limit wait before giving up")
     ownership_half_life_days: float = Field(default=180.0, gt=0, description="Recency weighting of ownership")
+    # Change coupling thresholds, code-maat's defaults (insight/coupling.py).
+    insight_coupling_min_revs: float = Field(default=5, ge=1, description="Minimum average revisions of a pair")
+    insight_coupling_min_shared_revs: int = Field(default=5, ge=1, description="Minimum shared revisions of a pair")
+    insight_coupling_min_degree: float = Field(default=0.30, gt=0, le=1, description="Minimum coupling degree")
+    insight_coupling_max_changeset: int = Field(default=30, ge=2, description="Larger commits are not paired")
+    # Knowledge risk (insight/knowledge.py): who counts as active, what an island is, blame processes.
+    insight_active_days: int = Field(default=180, ge=1, description="An author with a commit this recent is active")
+    insight_island_share: float = Field(default=0.95, gt=0.5, le=1, description="One active author's share of an island")
+    insight_blame_workers: int = Field(default=2, ge=1, le=32, description="Parallel git blame processes")
     # Safety limits for uploaded .zip sources (DESIGN.md "Safety limits").
     zip_max_entries: int = Field(default=60_000, ge=1)
     zip_max_depth: int = Field(default=20, ge=1)

@@ -31,6 +31,15 @@ def api_schema(settings, services, make_repo):
     return schemathesis.openapi.from_asgi("/openapi.json", app).include(method="GET")
 
 
+@schemathesis.deserializer("text/yaml")
+def _yaml_stream(ctx, response):
+    """/repositories/{name}/catalog-info.yaml is a stream of YAML documents (Backstage entities): its schema
+    describes the list of the documents."""
+    import yaml
+
+    return list(yaml.safe_load_all(response.text))
+
+
 # Responses only: the generated requests are valid by the schema, so the request-side checks
 # (negative_data_rejection, positive_data_acceptance) are left to the explicit error tests in test_api.py.
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
@@ -66,16 +75,19 @@ def test_read_api_answers_match_the_schema(api_schema):
         candidates = client.get("/repositories/payments/candidates").json()["candidates"]
         conversation = client.post("/ask", json={"question": "invoice total", "repository": "payments"}).json()
         runs = client.get("/runs").json()["runs"]
+        people = client.get("/people").json()["people"]
     known = {**KNOWN_PARAMETERS, "candidate_id": candidates[0]["candidate_id"] if candidates else "nope",
              "conversation_id": conversation["conversation_id"]}
     if runs:
         known["run_id"] = runs[0]["run_id"]
+    if people:
+        known["person_id"] = people[0]["person_id"]
     checked = set()
     for operation in [result.ok() for result in api_schema.get_all_operations()]:
         template = operation.path
         if "{run_id}" in template and "run_id" not in known:
             continue  # no run in this app's Dagster instance
-        path = {p: known[p] for p in ("name", "candidate_id", "conversation_id", "run_id")
+        path = {p: known[p] for p in ("name", "candidate_id", "conversation_id", "run_id", "person_id")
                 if "{" + p + "}" in template}
         query = {p: known[p] for p in ("repository", "q") if p in operation.query}
         case = operation.Case(path_parameters=path, query=query)

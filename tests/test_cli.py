@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -42,8 +43,40 @@ def test_register_refresh_search_health(cli_env, make_repo):
     refreshed = run_cli("refresh", env=cli_env)
     assert refreshed.returncode == 0, refreshed.stderr
     assert "[1/1] payments: refreshing" in refreshed.stdout
-    assert f"commit={repo.head()}" in refreshed.stdout
-    assert "chunk_embeddings:" in refreshed.stdout and "done (run" in refreshed.stdout
+    rows = {line.split()[0]: line.split()[1] for line in refreshed.stdout.splitlines()
+            if line.split() and line.split()[0] in ("repository_snapshot", "content_chunks", "chunk_embeddings")}
+    assert rows == {"repository_snapshot": "done", "content_chunks": "done", "chunk_embeddings": "done"}, \
+        refreshed.stdout
+    assert "done in " in refreshed.stdout and "failed" not in refreshed.stdout
+    assert "Warning" not in refreshed.stderr, refreshed.stderr  # no Dagster BetaWarning in the terminal
+
+    # Nothing changed: the content assets are skipped, and the table says so.
+    again = run_cli("refresh", "payments", env=cli_env)
+    assert again.returncode == 0, again.stderr
+    skipped = [line.split()[0] for line in again.stdout.splitlines() if " skipped " in f" {line} "]
+    assert {"content_chunks", "chunk_embeddings", "observed_facts"} <= set(skipped), again.stdout
+    assert "skipped;" in again.stdout or "skipped," in again.stdout
+
+    scripted = run_cli("refresh", "payments", "--json", env=cli_env)
+    assert scripted.returncode == 0, scripted.stderr
+    report = json.loads(scripted.stdout)["repositories"]
+    assert [r["repository"] for r in report] == ["payments"] and report[0]["success"] is True
+    assets = report[0]["assets"]
+    assert assets["repository_snapshot"]["metadata"]["commit"] == repo.head()
+    assert assets["content_chunks"]["state"] == "skipped" and assets["content_chunks"]["metadata"]["skipped"] is True
+    assert assets["repository_snapshot"]["state"] == "done"
+
+    # The three refreshes ran in other processes: Prometheus reads them from the Dagster instance.
+    from fastapi.testclient import TestClient
+
+    from repo_scoping_pipelines.api import create_app
+
+    with TestClient(create_app(Settings())) as client:
+        body = client.get("/metrics/prometheus").text
+    assert 'repo_scoping_dagster_refresh_runs{status="success"} 3.0' in body, body[-3000:]
+    assert 'repo_scoping_dagster_refresh_runs{status="failure"} 0.0' in body
+    assert "repo_scoping_dagster_refresh_run_seconds_count 3.0" in body
+    assert 'repo_scoping_dagster_materialized_partitions{asset="content_chunks"} 1.0' in body
 
     found = run_cli("search", "compute invoice total", "--repository", "payments", env=cli_env)
     assert found.returncode == 0, found.stderr
@@ -102,6 +135,9 @@ def test_embedded_default_demo(make_repo):
         assert "TableMetadataValue" not in result.stdout  # typed previews stay in the Dagster UI
         assert "Python" in result.stdout
         assert "payments/invoices.py:19-20  method InvoiceRepository.find_overdue_invoices" in result.stdout
+        # The demo ends by answering one question about what it indexed, with citations.
+        assert "\nask " in result.stdout
+        assert re.search(r"\[\d+\] demo payments/\S+:\d+(-\d+)? @ [0-9a-f]{12}", result.stdout), result.stdout[-2000:]
         assert (home / "var" / "pgdata" / "PG_VERSION").exists()
         settings = Settings(home=home / "var")
         assert running_milvus_server(settings) is not None  # shared by later processes

@@ -164,7 +164,8 @@ def test_incremental_force_push_and_mailmap_change(services, make_repo, instance
     assert (first["mode"], first["dagster/row_count"]) == ("full", 1)
 
     same = refresh_metrics(instance, "inc")["commit_history"]
-    assert (same["mode"], same["commits_added"], same["changed"]) == ("unchanged", 0, False)
+    # Same head, same code: the skip gate answers before git is asked again.
+    assert (same["skipped"], same["changed"], same["dagster/row_count"]) == (True, False, 1)
 
     repo.commit({"a.txt": "one\ntwo\n"}, "fix: two", author=ADA, date="2024-02-01T10:00:00+00:00")
     keep = repo.commit({"b.txt": "b\n"}, "feat: b", author=CY, date="2024-02-02T10:00:00+00:00")

@@ -9,14 +9,27 @@ from fastapi import Depends, FastAPI
 
 from ..config import Settings, get_settings
 from ..operations import log as ops_log
-from . import abilities, ask, auth, facts, metrics, prometheus, repositories, runs, search, uploads
+from . import (
+    abilities,
+    ask,
+    auth,
+    exports,
+    facts,
+    insight,
+    metrics,
+    prometheus,
+    repositories,
+    runs,
+    search,
+    uploads,
+)
 from .errors import install_error_handlers
 from .models import error_responses
 
 # Each router module exposes `router` (a fastapi.APIRouter); add new domains here.
 # prometheus first: its fixed /metrics/prometheus must win over any /metrics/{...} route.
 ROUTERS = [prometheus.router, repositories.router, search.router, uploads.router, metrics.router, facts.router,
-           abilities.router, ask.router, runs.router]
+           abilities.router, ask.router, runs.router, exports.router, insight.router]
 
 
 @contextlib.asynccontextmanager

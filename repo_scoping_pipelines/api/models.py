@@ -408,6 +408,7 @@ class UploadResult(BaseModel):
     source_kind: str = Field(description="zip")
     archive_sha256: str = Field(description="SHA-256 of the kept archive")
     bytes: int
+    run_id: str | None = Field(description="The refresh run queued for it (null when no daemon would run it)")
     next: str = Field(description="What refreshes it")
 
 
@@ -427,6 +428,9 @@ class AuthorMetrics(BaseModel):
 class AuthorsResponse(BaseModel):
     repository: str
     window: Literal["7d", "30d", "90d", "all"]
+    since: str | None = Field(None, description="With since/until: the inclusive UTC days the authors are of "
+                                                "(the window is then not used)")
+    until: str | None = None
     authors: list[AuthorMetrics]
 
 
@@ -484,6 +488,96 @@ class ShippedResponse(BaseModel):
                                                                            "synced, else commits; null: none")
     total: int
     groups: list[ShippedGroup]
+
+
+# --- people and pull-request metrics (issue 16) ----------------------------------------------------------
+
+
+class PullRequestAuthorMetrics(BaseModel):
+    author_login: str = Field(description="GitHub login (lowercased)")
+    person_id: str | None = Field(description="The person the login belongs to (people registry), if known")
+    person_name: str | None
+    opened: int = Field(description="PRs created in the range")
+    merged: int = Field(description="PRs merged in the range")
+    reviews_given: int = Field(description="Reviews submitted in the range on other people's PRs (no drafts)")
+    median_hours_to_first_review: float | None = Field(
+        description="Over the PRs opened in the range: creation to the first review by someone else")
+    median_hours_to_merge: float | None = Field(description="Over the PRs merged in the range: creation to merge")
+    median_lines: float | None = Field(description="Additions + deletions of the PRs opened, from their files")
+    median_files: float | None
+
+
+class PullRequestMetricsResponse(BaseModel):
+    repository: str
+    window: Literal["7d", "30d", "90d", "all"] | None = Field(description="null when since/until were given")
+    since: str | None = Field(description="ISO 8601 date, inclusive (UTC days)")
+    until: str | None = Field(description="ISO 8601 date, inclusive (UTC days)")
+    as_of: str | None = Field(description="When the stored windows were computed (author_prs_window)")
+    authors: list[PullRequestAuthorMetrics]
+
+
+class DailyAuthorRow(BaseModel):
+    day: str = Field(description="UTC day of the author date, ISO 8601")
+    author_email: str = Field(description="Resolved through .mailmap")
+    author_name: str
+    person_id: str | None
+    commits: int
+    lines_added: int
+    lines_deleted: int
+    files_touched: int
+
+
+class DailyTotals(BaseModel):
+    commits: int
+    lines_added: int
+    lines_deleted: int
+
+
+class DailyAuthorsResponse(BaseModel):
+    repository: str
+    since: str
+    until: str
+    author: str | None = Field(description="The author asked for (e-mail, github:LOGIN, person id)")
+    person_id: str | None
+    days: list[DailyAuthorRow]
+    totals: DailyTotals
+
+
+class PersonSummary(BaseModel):
+    person_id: str
+    display_name: str
+    primary_email: str | None
+    github_login: str | None
+    identities: int
+
+
+class PeopleResponse(BaseModel):
+    people: list[PersonSummary]
+
+
+class PersonIdentity(BaseModel):
+    identity: str = Field(description="kind:value, e.g. email:a@b.example, github:login")
+    kind: Literal["email", "github", "redmine", "git-name"]
+    value: str
+    display_name: str
+    reason: str = Field(description="Why it belongs to this person: own identity, exact e-mail, github noreply "
+                                    "address, github commit author, manual merge")
+    confidence: float
+    linked_to: str | None = Field(description="The identity of the link that put it here")
+    seen: int = Field(description="Commits (git identities) or PRs, reviews and commits (GitHub logins) seen")
+
+
+class PersonSuggestion(BaseModel):
+    identity_a: str
+    identity_b: str
+    reason: str = Field(description="same name, similar name, name equals login: never applied by itself")
+    confidence: float
+
+
+class PersonDetail(PersonSummary):
+    identity_list: list[PersonIdentity]
+    suggestions: list[PersonSuggestion] = Field(description="Possible links of its identities waiting for a "
+                                                            "person (`repo-scoping people merge`)")
 
 
 
@@ -630,3 +724,68 @@ class QueuedRun(BaseModel):
 
 class RefreshesResponse(BaseModel):
     runs: list[QueuedRun]
+
+
+# --- insight: hotspots and change coupling (issue 16) ---------------------------------------------------
+
+
+class Hotspot(BaseModel):
+    path: str
+    revisions: int
+    complexity: int
+    score: int
+    rank: int
+    previous_revisions: int | None = Field(None, description="Revisions in the window before (none for all)")
+    trend: Literal["rising", "falling", "steady"] | None = None
+
+
+class HotspotsResponse(BaseModel):
+    repository: str
+    window: str
+    hotspots: list[Hotspot]
+
+
+class CoupledPair(BaseModel):
+    path_a: str
+    path_b: str
+    shared_revisions: int
+    revisions_a: int
+    revisions_b: int
+    degree: float = Field(description="shared revisions / average revisions of the two files, 0..1")
+
+
+class CouplingResponse(BaseModel):
+    repository: str
+    pairs: list[CoupledPair]
+
+
+class KnowledgePerson(BaseModel):
+    author: str
+    author_name: str
+    active: bool
+    lines: int = Field(description="Lines at the head last written by this author")
+    files: int
+    orphaned_files: int = Field(description="Files in which this author is the only active author")
+    orphaned_lines: int
+
+
+class KnowledgeRow(BaseModel):
+    path: str
+    kind: Literal["file", "folder"]
+    files: int
+    lines: int
+    active_lines: int
+    active_share: float
+    bus_factor: int
+    islands: int
+    island_lines: int
+    top_author: str
+    top_author_name: str
+    top_share: float
+    is_island: bool
+
+
+class KnowledgeResponse(KnowledgeRow):
+    repository: str
+    islands_list: list[KnowledgeRow] = Field(description="The knowledge islands at or under the path, largest first")
+    person: KnowledgePerson | None = None

@@ -30,7 +30,9 @@ def search(
                              + ", comma-separated; a file's class comes from the inventory"),
     language: str | None = Query(None, max_length=200, description="Language name(s) as /repositories reports "
                                  "them (e.g. Python, Go), comma-separated"),
-    path: str | None = Query(None, max_length=500, description="A path prefix (src/app/) or a glob "
+    # No max_length here: search.classify checks it, so the 400 names `path` (a validation error's
+    # location drops a parameter called "path").
+    path: str | None = Query(None, description="A path prefix (src/app/) or a glob "
                              "(`*` within a segment, `**` across, `?`; without `/` it matches the file name)"),
     svc: Services = Depends(services),
 ) -> dict:

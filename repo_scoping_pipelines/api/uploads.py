@@ -76,6 +76,20 @@ async def upload(request: Request) -> dict:
     finally:
         await form.close()
     stored = Path(repo.source)
-    ops_log.event("upload", repository=repo.name, bytes=size, archive=stored.name)
+    run_id, next_step = await run_in_threadpool(_queue_first_refresh, request, services, repo.name)
+    ops_log.event("upload", repository=repo.name, bytes=size, archive=stored.name, run_id=run_id)
     return {"name": repo.name, "source_kind": repo.source_kind, "archive_sha256": stored.stem, "bytes": size,
-            "next": "the repositories sensor refreshes it; or run `repo-scoping refresh " + repo.name + "`"}
+            "run_id": run_id, "next": next_step}
+
+
+def _queue_first_refresh(request: Request, services, name: str) -> tuple[str | None, str]:
+    """Queue the refresh the upload calls for (or find the one the registrations sensor queued first);
+    without a daemon nothing is queued and the answer says how to refresh instead."""
+    from ..operations import runs as run_ops
+    from .runs import dagster
+
+    try:
+        queued = run_ops.queue_refreshes(dagster(request), services.engine, [name], trigger="upload")
+    except run_ops.DaemonDown as exc:
+        return None, f"not queued: {exc}; run `repo-scoping refresh {name}`"
+    return queued[0]["run_id"], f"refresh run {queued[0]['run_id']} is {queued[0]['status']} (GET /runs/{{run_id}})"

@@ -71,8 +71,9 @@ def ground(answer: str, sources: dict[int, str]) -> Grounded:
 
 
 class MarkerFilter:
-    """Streaming text in, streaming text out, with markers for numbers not given removed. Text that may
-    still become a marker (an open `[` with digits after it) is held back until it is decided."""
+    """Streaming text in, streaming text out, with markers for numbers not given removed (with the spaces
+    before them, as `ground` does). Text that may still become a marker (an open `[` with digits after it),
+    and spaces that may precede one, are held back until decided."""
 
     def __init__(self, valid: set[int]) -> None:
         self.valid = valid
@@ -84,24 +85,26 @@ class MarkerFilter:
         while self._pending:
             i = self._pending.find("[")
             if i < 0:
-                out.append(self._pending)
-                self._pending = ""
+                shown = self._pending.rstrip(" ")
+                out.append(shown)
+                self._pending = self._pending[len(shown):]
                 break
-            out.append(self._pending[:i])
-            rest = self._pending[i:]
+            before, rest = self._pending[:i], self._pending[i:]
             m = MARKER.match(rest)
             if m:
                 keep = [n for n in _numbers(m.group(1)) if n in self.valid]
-                out.append("".join(f"[{n}]" for n in keep))
+                out.append(before + "".join(f"[{n}]" for n in keep) if keep else before.rstrip(" "))
                 self._pending = rest[m.end():]
                 continue
             if re.fullmatch(r"\[[\d,\s]{0,12}", rest):  # undecided yet: wait for more text
-                self._pending = rest
+                shown = before.rstrip(" ")
+                out.append(shown)
+                self._pending = before[len(shown):] + rest
                 break
-            out.append("[")
+            out.append(before + "[")
             self._pending = rest[1:]
         return "".join(out)
 
     def flush(self) -> str:
         rest, self._pending = self._pending, ""
-        return rest
+        return rest.rstrip(" ")

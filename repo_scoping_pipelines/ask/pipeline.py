@@ -312,6 +312,7 @@ def _tool_result(lookup: Lookup, call, run: _Run, failures: dict, offered: dict,
     tool is withdrawn after a second bad call. Each step is logged."""
     try:
         args = parse_arguments(call.name, call.arguments)
+        found = run_tool(lookup, call.name, args)  # a value its schema allows may still be invalid (a week)
     except ToolArgumentError as exc:
         failures[call.name] = failures.get(call.name, 0) + 1
         run.hit("schema_violation", f"tool:{step}:{call.id}", f"{call.name}: {exc}")
@@ -320,8 +321,6 @@ def _tool_result(lookup: Lookup, call, run: _Run, failures: dict, offered: dict,
             offered.pop(call.name, None)
             return f"error: invalid arguments again ({exc}); this tool call is skipped, answer without it"
         return f"error: invalid arguments ({exc}); call {call.name} again with arguments matching its schema"
-    try:
-        found = run_tool(lookup, call.name, args)
     except ToolFailed as exc:
         ops_log.event("ask.tool", step=step + 1, tool=call.name, status="no_result", detail=str(exc)[:200])
         return f"no result: {exc}"

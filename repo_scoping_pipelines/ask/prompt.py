@@ -4,6 +4,8 @@ so any OpenAI-compatible model works."""
 
 from __future__ import annotations
 
+import re
+
 from .grounding import MARKER
 from .sources import Source, render
 
@@ -24,7 +26,7 @@ new numbered sources you can cite."""
 
 def _plain(answer: str) -> str:
     # Earlier answers' markers point at earlier sources, not at this turn's: leave them out.
-    return MARKER.sub("", answer).strip()
+    return re.sub(r"[ \t]*" + MARKER.pattern, "", answer).strip()
 
 
 def build_messages(question: str, sources: list[Source], history: list[dict], repository: str | None) -> list[dict]:

@@ -7,6 +7,7 @@ masked: unsafe_content) and the neutralisation of instruction-like lines shared 
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass, field
 
@@ -109,12 +110,17 @@ def number(sources: list[Source], start: int = 1) -> list[Source]:
     return out
 
 
+def _attr(value: str) -> str:
+    """An attribute value of our tags: quotes and angle brackets escaped, so a path or ref cannot forge one."""
+    return html.escape(str(value), quote=True)
+
+
 def render(sources: list[Source]) -> str:
     """The sources block of a prompt (or of a tool result)."""
     blocks = []
     for s in sources:
         lines = f' lines="{s.start_line}-{s.end_line}"' if s.start_line is not None else ""
-        ref = f' ref="{s.ref}"' if s.ref else ""
-        blocks.append(f'<source n="{s.n}" repository="{s.repository}" path="{s.path}"{lines} kind="{s.kind}"{ref}>\n'
-                      f"{s.text}\n</source>")
+        ref = f' ref="{_attr(s.ref)}"' if s.ref else ""  # "a->b" (an import edge) must not close the tag
+        blocks.append(f'<source n="{s.n}" repository="{_attr(s.repository)}" path="{_attr(s.path)}"{lines} '
+                      f'kind="{_attr(s.kind)}"{ref}>\n{s.text}\n</source>')
     return "\n\n".join(blocks)

@@ -9,8 +9,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-import networkx as nx
-
 from ..collectors import languages
 from .model import FileExtraction, Import
 
@@ -217,6 +215,8 @@ def build_graph(inventory: list[dict], extractions: dict[str, FileExtraction]) -
                                                     "count": 1, "path": path, "line": imp.line}
                 else:
                     edge["count"] += 1
+    import networkx as nx  # here: a no-change refresh skips the graph, and the import costs ~0.2 s a start
+
     digraph = nx.DiGraph()
     digraph.add_nodes_from(nodes)
     digraph.add_weighted_edges_from((e["source"], e["target"], e["count"]) for e in edges.values())

@@ -584,3 +584,108 @@ def decide_people(engine: Engine, action: str, identities: list[str], *, decided
     persons = {people_store.person_of(engine, k) for k in keys}
     return {"action": action, "identities": keys,
             "people": [people_store.person(engine, p) for p in sorted(p for p in persons if p)]}
+
+
+# --- reads behind /metrics/pull-requests, /metrics/authors/daily and /people (issue 16) ---------------
+
+class UnknownAuthor(LookupError):
+    """An author= / person that neither the people registry nor the history knows."""
+
+
+def resolve_author(engine: Engine, repository_id: int, author: str) -> tuple[str | None, list[str]]:
+    """(person id, that person's lowercased e-mails) for an e-mail, an identity key or a person id.
+
+    An e-mail the registry does not know yet (people not computed) but the history has stands alone.
+    Raises UnknownAuthor naming it otherwise.
+    """
+    from ..storage import people as people_store
+    from .people import PeopleError, parse_identity
+
+    text = author.strip()
+    person_id = people_store.person_of(engine, text) if text.startswith("p-") else None
+    key = None
+    if person_id is None:
+        try:
+            key = parse_identity(text)
+        except PeopleError:
+            raise UnknownAuthor(f"unknown author {author!r}: give an e-mail, github:LOGIN or a person id") from None
+        person_id = people_store.person_of(engine, key)
+    if person_id is not None:
+        return person_id, sorted(people_store.identities_of(engine, person_id, "email"))
+    if key is not None and key.startswith("email:") and people_store.author_emails_known(
+            engine, repository_id, key[len("email:"):]):
+        return None, [key[len("email:"):]]
+    raise UnknownAuthor(f"unknown author {author!r}")
+
+
+def _day_bounds(since: date | None, until: date | None) -> tuple[datetime | None, datetime | None]:
+    """Inclusive UTC days as the (start, end] range the PR frames take."""
+    start = None if since is None else datetime(since.year, since.month, since.day, tzinfo=UTC) - timedelta(
+        microseconds=1)
+    end = None if until is None else datetime(until.year, until.month, until.day, tzinfo=UTC) + timedelta(
+        days=1, microseconds=-1)
+    return start, end
+
+
+def authors_in_days(engine: Engine, repository_id: int, since: date | None, until: date | None) -> list[dict]:
+    """/metrics/authors for the inclusive UTC days [since, until] of the author date, from the history."""
+    from ..storage import people as people_store
+
+    return people_store.authors_between(engine, repository_id, *_day_bounds(since, until))
+
+
+def pull_request_metrics(engine: Engine, repository_id: int, window: str, since: date | None = None,
+                         until: date | None = None, person_id: str | None = None) -> dict:
+    """Per-login PR metrics: the stored window rows, or computed for the days [since, until] when given;
+    only the logins of one person when `person_id` is given."""
+    from ..storage import people as people_store
+
+    if since is not None or until is not None:
+        rows = pr_metrics_between(engine, repository_id, *_day_bounds(since, until))
+        answer = {"window": None, "as_of": None}
+    else:
+        if window not in store.WINDOWS:
+            raise ValueError(f"window must be one of {', '.join(store.WINDOWS)}")
+        rows = people_store.pr_window_rows(engine, repository_id, window)
+        as_of = people_store.pr_window_as_of(engine, repository_id)
+        answer = {"window": window, "as_of": as_of.isoformat() if as_of else None}
+    persons = people_store.person_map(engine, "github")
+    if person_id is not None:
+        rows = [r for r in rows if persons.get(r["author_login"], (None,))[0] == person_id]
+    authors = []
+    for row in rows:
+        person_id, name = persons.get(row["author_login"], (None, None))
+        authors.append({**row, "person_id": person_id, "person_name": name})
+    return {**answer, "since": since.isoformat() if since else None,
+            "until": until.isoformat() if until else None, "authors": authors}
+
+
+def daily_authors(engine: Engine, repository_id: int, since: date, until: date,
+                  emails: list[str] | None = None) -> dict:
+    """author_daily rows of the days [since, until], each with its person, and their totals."""
+    from ..storage import people as people_store
+
+    rows = people_store.daily_rows(engine, repository_id, since, until, emails)
+    persons = people_store.person_map(engine, "email")
+    days = [{**r, "day": r["day"].isoformat(), "person_id": persons.get(r["author_email"].lower(), (None, None))[0]}
+            for r in rows]
+    totals = {k: sum(int(r[k]) for r in rows) for k in ("commits", "lines_added", "lines_deleted")}
+    return {"since": since.isoformat(), "until": until.isoformat(), "days": days, "totals": totals}
+
+
+def person_detail(engine: Engine, person_or_identity: str) -> dict | None:
+    """A person (by id or by one of its identity keys) with its identities and pending suggestions."""
+    from ..storage import people as people_store
+
+    person_id = people_store.person_of(engine, person_or_identity)
+    if person_id is None:
+        return None
+    found = people_store.person(engine, person_id)
+    if found is None:
+        return None
+    keys = [i["identity"] for i in found["identity_list"]]
+    suggestions = people_store.suggestions_of(engine, keys)
+    found.pop("computed_at", None)
+    for identity in found["identity_list"]:
+        identity.pop("person_id", None)
+    return {**found, "suggestions": suggestions}

@@ -126,6 +126,8 @@ def parse_path(value: str | None) -> PathFilter | None:
     value = value.strip().lstrip("/")
     if len(value) > MAX_PATH_FILTER:
         raise FilterError("path", f"path is longer than {MAX_PATH_FILTER} characters")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise FilterError("path", "path holds a control character")
     if value.count("[") != value.count("]"):
         raise FilterError("path", f"path glob {value!r} has an unclosed [")
     return PathFilter(value) if value else None

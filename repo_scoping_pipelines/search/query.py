@@ -127,7 +127,7 @@ def _milvus_search(services: Services, q: str, keyword: str, repository: str | N
         names = rank.symbol_names(rank.identifiers(q))
         if names:
             lists["symbol"] = services.vectors.symbols(services.collection, names, expr=expr, limit=pool)
-    if flt.path is not None and flt.path.is_glob:  # LIKE is wider than the glob: the exact test
+    if flt.path is not None:  # LIKE is wider than the glob, and `_` / `%` in a prefix are wildcards to it
         lists = {name: [h for h in hits if flt.path.matches(h["path"])] for name, hits in lists.items()}
     ranked = rank.rank(lists, q, kinds=flt.kinds, weights=weights)
     return [{k: h.get(k) for k in _CACHED} for h in ranked]

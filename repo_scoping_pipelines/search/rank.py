@@ -28,7 +28,7 @@ _EXAMPLE_WORDS = frozenset({"example", "examples", "sample", "samples", "demo", 
 @dataclass(frozen=True)
 class RankWeights:
     rrf_k: float = 60.0
-    sparse: float = 1.0  # weight of the BM25 list in the fusion
+    sparse: float = 4.0  # weight of the BM25 list in the fusion (dev half of the benchmark, 2026-12-03)
     dense: float = 1.0  # weight of the dense list
     symbol_list: float = 1.0  # weight of the exact-symbol list (identifiers typed in the query)
     definition: float = 1.3  # function / method / class chunks

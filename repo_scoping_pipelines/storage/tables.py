@@ -585,6 +585,83 @@ person_suggestions = sa.Table(
 
 # === insight: knowledge, hotspots, coupling (issue 16, 0008_insight) (tables of this area go below this line) ===
 
+# Hotspots per window (30d, 90d, 365d, all) ending at the newest stored commit: revisions x complexity.
+file_hotspots = sa.Table(
+    "file_hotspots",
+    metadata,
+    sa.Column("repository_id", sa.Integer, _repo_fk(), primary_key=True),
+    sa.Column("window", sa.Text, primary_key=True),
+    sa.Column("path", sa.Text, primary_key=True),
+    sa.Column("revisions", sa.Integer, nullable=False),
+    sa.Column("complexity", sa.Integer, nullable=False),
+    sa.Column("score", sa.Integer, nullable=False),
+    sa.Column("rank", sa.Integer, nullable=False),
+    sa.Column("previous_revisions", sa.Integer),  # the window before (none for "all")
+    sa.Column("trend", sa.Text),  # rising | falling | steady
+    sa.Column("window_end", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Line authorship at the head (git blame): lines per (file, author); content_hash says which blob was
+# blamed, so only files whose content changed are blamed again.
+line_authors = sa.Table(
+    "line_authors",
+    metadata,
+    sa.Column("repository_id", sa.Integer, _repo_fk(), primary_key=True),
+    sa.Column("path", sa.Text, primary_key=True),
+    sa.Column("author", sa.Text, primary_key=True),  # the e-mail (after .mailmap), or name:NAME
+    sa.Column("author_name", sa.Text, nullable=False),
+    sa.Column("lines", sa.Integer, nullable=False),
+    sa.Column("last_authored_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("content_hash", sa.Text, nullable=False),
+)
+
+# Knowledge risk per file and folder ("" = the repository), from line_authors and the active authors.
+knowledge_paths = sa.Table(
+    "knowledge_paths",
+    metadata,
+    sa.Column("repository_id", sa.Integer, _repo_fk(), primary_key=True),
+    sa.Column("path", sa.Text, primary_key=True),
+    sa.Column("kind", sa.Text, nullable=False),  # file | folder
+    sa.Column("files", sa.Integer, nullable=False),
+    sa.Column("lines", sa.Integer, nullable=False),
+    sa.Column("active_lines", sa.Integer, nullable=False),
+    sa.Column("active_share", sa.Float, nullable=False),
+    sa.Column("bus_factor", sa.Integer, nullable=False),
+    sa.Column("islands", sa.Integer, nullable=False),
+    sa.Column("island_lines", sa.Integer, nullable=False),
+    sa.Column("top_author", sa.Text, nullable=False),
+    sa.Column("top_author_name", sa.Text, nullable=False),
+    sa.Column("top_share", sa.Float, nullable=False),
+    sa.Column("is_island", sa.Boolean, nullable=False),
+)
+
+# Per author: lines held at the head, and what leaving would orphan.
+knowledge_people = sa.Table(
+    "knowledge_people",
+    metadata,
+    sa.Column("repository_id", sa.Integer, _repo_fk(), primary_key=True),
+    sa.Column("author", sa.Text, primary_key=True),
+    sa.Column("author_name", sa.Text, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("lines", sa.Integer, nullable=False),
+    sa.Column("files", sa.Integer, nullable=False),
+    sa.Column("orphaned_files", sa.Integer, nullable=False),
+    sa.Column("orphaned_lines", sa.Integer, nullable=False),
+)
+
+# Change coupling (code-maat's logical coupling) between files of one repository; path_a < path_b.
+file_coupling = sa.Table(
+    "file_coupling",
+    metadata,
+    sa.Column("repository_id", sa.Integer, _repo_fk(), primary_key=True),
+    sa.Column("path_a", sa.Text, primary_key=True),
+    sa.Column("path_b", sa.Text, primary_key=True),
+    sa.Column("shared_revisions", sa.Integer, nullable=False),
+    sa.Column("revisions_a", sa.Integer, nullable=False),
+    sa.Column("revisions_b", sa.Integer, nullable=False),
+    sa.Column("degree", sa.Float, nullable=False),
+)
+
 
 # === exports and ability snapshots (issue 17, 0009_exports) (tables of this area go below this line) ===
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import threading
 
-from pymilvus import AnnSearchRequest, DataType, Function, FunctionType, MilvusClient, RRFRanker
-
 from repo_scoping_pipelines.operations.embedded import ensure_milvus_server
 
 from ..config import Settings
+
+# pymilvus (with numpy and pandas) is imported where a Milvus call is made, not at module import: a
+# no-change refresh never talks to Milvus, and its import was ~0.6 s of every CLI process start.
 
 MAX_TEXT = 60000
 _FIELDS = ["chunk_id", "repository", "path", "start_line", "end_line", "kind", "symbol", "file_class", "language"]
@@ -46,6 +47,8 @@ def filter_expr(*, repository: str | None = None, kinds: tuple[str, ...] = (), l
 
 class VectorStore:
     def __init__(self, uri: str, token: str | None = None) -> None:
+        from pymilvus import MilvusClient
+
         self.uri = uri
         self._client = MilvusClient(uri=uri, token=token or "")
         self._ready: set[str] = set()
@@ -62,6 +65,8 @@ class VectorStore:
             if name in self._ready:
                 return
             if not self._client.has_collection(name):
+                from pymilvus import DataType, Function, FunctionType
+
                 schema = self._client.create_schema(auto_id=False, enable_dynamic_field=False)
                 schema.add_field("chunk_id", DataType.VARCHAR, max_length=64, is_primary=True)
                 # Partition key: searches filtered to one repository touch only its partition.
@@ -177,6 +182,8 @@ class VectorStore:
             hits = self._client.search(name, data=[dense], anns_field="dense", limit=limit, filter=flt,
                                        output_fields=_FIELDS, search_params={"metric_type": "COSINE"})
         else:
+            from pymilvus import AnnSearchRequest, RRFRanker
+
             requests = [AnnSearchRequest(data=[dense], anns_field="dense", param={"metric_type": "COSINE"},
                                          limit=limit * 3, expr=flt or None)]
             if keyword_text.strip():

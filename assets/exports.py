@@ -1,0 +1,180 @@
+"""Exports stage: repository_sbom (CycloneDX) and repository_openapi (discovered routes), per repository,
+rebuilt from the observed facts and stored in export_documents."""
+
+import dagster as dg
+
+from repo_scoping_pipelines.partitions import repositories
+from repo_scoping_pipelines.resources import RepoScopingResource
+from repo_scoping_pipelines.storage import catalog
+from repo_scoping_pipelines.storage import facts as fact_store
+
+from ._metadata import preview
+from ._skip import Gate, code_version
+from .facts import observed_facts
+from .metrics import file_ownership
+
+
+def _facts_of(engine, name: str, kind: str) -> list[dict]:
+    repo = catalog.get_repository(engine, name)
+    rows, _ = fact_store.list_facts(engine, repo.id, kind, limit=100000)
+    return rows
+
+
+@dg.asset(
+    partitions_def=repositories,
+    deps=[observed_facts],
+    group_name="exports",
+    kinds={"python", "postgres"},
+    code_version=code_version("exports"),
+    check_specs=[dg.AssetCheckSpec("sbom_lists_dependency_facts", asset="repository_sbom",
+                                   description="One SBOM component per stored dependency fact, no more, no less.")],
+)
+def repository_sbom(context: dg.AssetExecutionContext, repo_scoping: RepoScopingResource) -> dg.MaterializeResult:
+    """A CycloneDX 1.6 JSON SBOM of the repository's declared dependencies (package URLs, pinned versions,
+    scopes, the manifest path and line as evidence), generated with the CycloneDX Python library; served
+    at /repositories/{name}/sbom and by `repo-scoping export sbom NAME`."""
+    gate = Gate(context)
+    if gate.skipped:
+        return gate.result()
+    services = repo_scoping.services()
+    name = context.partition_key
+    from repo_scoping_pipelines.exports.pipeline import write_export  # cyclonedx: imported when it runs
+
+    written = write_export(services.engine, name, "sbom")
+    bom = written.document.as_json()
+    components = bom.get("components", [])
+    cited = sorted(p["value"] for c in components for p in c.get("properties", [])
+                   if p["name"] == "repo-scoping:fact-id")
+    expected = sorted(f["fact_id"] for f in _facts_of(services.engine, name, "dependency"))
+    shown = [(c.get("purl") or c["name"], c.get("version") or "", c.get("scope") or "",
+              next((o["location"] for o in (c.get("evidence") or {}).get("occurrences", [])), ""))
+             for c in components[:20]]
+    return gate.finish(dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(components),
+            "commit": written.document.commit or "",
+            "spec_version": bom.get("specVersion", ""),
+            "content_hash": written.document.content_hash,
+            "bytes": len(written.document.content.encode()),
+            "changed": written.changed,
+            "unknown": dg.MetadataValue.json([p["value"] for p in bom["metadata"].get("properties", [])
+                                              if p["name"] == "repo-scoping:unknown"]),
+            **preview(["component", "version", "scope", "manifest"], shown),
+        },
+        check_results=[dg.AssetCheckResult(
+            check_name="sbom_lists_dependency_facts", passed=cited == expected,
+            metadata={"components": len(cited), "dependency_facts": len(expected),
+                      "missing": len(set(expected) - set(cited)), "extra": len(set(cited) - set(expected))})],
+    ), changed=written.changed)
+
+
+@dg.asset(
+    partitions_def=repositories,
+    deps=[observed_facts],
+    group_name="exports",
+    kinds={"python", "postgres"},
+    code_version=code_version("exports"),
+    check_specs=[dg.AssetCheckSpec("openapi_paths_match_routes", asset="repository_openapi",
+                                   description="The document's paths are exactly the stored route facts' paths "
+                                               "(normalised to OpenAPI templates; Django include() mounts aside).")],
+)
+def repository_openapi(context: dg.AssetExecutionContext, repo_scoping: RepoScopingResource) -> dg.MaterializeResult:
+    """An OpenAPI 3.1 document of the HTTP routes discovered in code (method, path, path parameters, the
+    evidence path:line in each operation); served at /repositories/{name}/openapi.json."""
+    gate = Gate(context)
+    if gate.skipped:
+        return gate.result()
+    services = repo_scoping.services()
+    name = context.partition_key
+    from repo_scoping_pipelines.exports.openapi import normalise_path
+    from repo_scoping_pipelines.exports.pipeline import write_export
+
+    written = write_export(services.engine, name, "openapi")
+    document = written.document.as_json()
+    paths = document.get("paths", {})
+    routes = [f for f in _facts_of(services.engine, name, "route") if f["value"].get("method") != "INCLUDE"]
+    expected = {normalise_path(f["value"].get("path", ""))[0] for f in routes}
+    operations = [(method.upper(), path) for path, item in paths.items() for method in item
+                  if method in ("get", "put", "post", "delete", "options", "head", "patch", "trace")]
+    return gate.finish(dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(operations),
+            "commit": written.document.commit or "",
+            "paths": len(paths),
+            "content_hash": written.document.content_hash,
+            "changed": written.changed,
+            "unknown": dg.MetadataValue.json(document["info"].get("x-repo-scoping", {}).get("unknown", [])),
+            **preview(["method", "path"], operations[:20]),
+        },
+        check_results=[dg.AssetCheckResult(
+            check_name="openapi_paths_match_routes", passed=set(paths) == expected,
+            metadata={"paths": len(paths), "route_paths": len(expected),
+                      "missing": len(expected - set(paths)), "extra": len(set(paths) - expected)})],
+    ), changed=written.changed)
+
+
+@dg.asset(
+    partitions_def=repositories,
+    deps=[observed_facts, file_ownership],
+    group_name="exports",
+    kinds={"python", "postgres"},
+    code_version=code_version("exports"),
+    check_specs=[dg.AssetCheckSpec("backstage_entities_are_valid", asset="backstage_entities",
+                                   description="Every entity has a Backstage-valid name and tags, a Component "
+                                               "spec with type, lifecycle and owner, and an API where routes were "
+                                               "discovered.")],
+)
+def backstage_entities(context: dg.AssetExecutionContext, repo_scoping: RepoScopingResource) -> dg.MaterializeResult:
+    """Backstage catalog-info.yaml of the repository (its Component and, where routes were discovered, its
+    API entity), from the observed facts, CODEOWNERS or history ownership, and the approved abilities;
+    served at /repositories/{name}/catalog-info.yaml and by `repo-scoping export backstage`."""
+    import hashlib
+    import json
+    import re
+
+    import yaml
+
+    from repo_scoping_pipelines.exports.backstage import build_catalog_info
+    from repo_scoping_pipelines.exports.pipeline import backstage_inputs
+    from repo_scoping_pipelines.storage import exports as export_store
+
+    services = repo_scoping.services()
+    name = context.partition_key
+    inputs = backstage_inputs(services.engine, name)
+    # What besides this repository's facts goes in: approved abilities, the top author, the package names of
+    # the other repositories (dependsOn). A change to any of them re-runs the asset.
+    outside = hashlib.sha256(json.dumps([sorted(a["key"] for a in inputs.abilities), inputs.top_author,
+                                         sorted(inputs.packages.items())], default=str).encode()).hexdigest()[:16]
+    gate = Gate(context, {"outside": outside})
+    if gate.skipped:
+        return gate.result()
+    document = build_catalog_info(inputs)
+    repo = catalog.get_repository(services.engine, name)
+    changed = export_store.store_document(services.engine, repo.id, "backstage", document.commit,
+                                          document.media_type, document.content, document.content_hash)
+    entities = list(yaml.safe_load_all(document.content))
+    name_rule = re.compile(r"^[a-zA-Z0-9]+([-_.][a-zA-Z0-9]+)*$")
+    tag_rule = re.compile(r"^[a-z0-9:+#]+(-[a-z0-9:+#]+)*$")
+    problems = [e["metadata"]["name"] for e in entities
+                if not name_rule.match(e["metadata"]["name"]) or len(e["metadata"]["name"]) > 63
+                or any(not tag_rule.match(t) or len(t) > 63 for t in e["metadata"].get("tags", []))
+                or not all(e["spec"].get(k) for k in ("type", "lifecycle", "owner"))]
+    component = entities[0]["spec"]
+    has_routes = any(f["kind"] == "route" and f["value"].get("method") != "INCLUDE" for f in inputs.facts)
+    has_api = any(e["kind"] == "API" for e in entities)
+    unknown = sorted(k.removeprefix("repo-scoping.dev/") for k in entities[0]["metadata"]["annotations"]
+                     if k.endswith("-unknown"))
+    return gate.finish(dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(entities),
+            "commit": document.commit or "",
+            "type": component["type"], "lifecycle": component["lifecycle"], "owner": component["owner"],
+            "depends_on": dg.MetadataValue.json(component.get("dependsOn", [])),
+            "unknown": dg.MetadataValue.json(unknown),
+            "content_hash": document.content_hash,
+            "changed": changed,
+        },
+        check_results=[dg.AssetCheckResult(
+            check_name="backstage_entities_are_valid", passed=not problems and has_api == has_routes,
+            metadata={"entities": len(entities), "invalid": len(problems), "api": has_api, "routes": has_routes})],
+    ), changed=changed)

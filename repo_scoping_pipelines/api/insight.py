@@ -1,0 +1,66 @@
+"""/metrics/hotspots, /metrics/coupling (change_insight) and /metrics/knowledge (knowledge_risk), issue 16."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Query
+
+from ..services import Services
+from ..storage import catalog
+from ..storage import insight as store
+from .deps import services
+from .errors import ApiError
+from .models import CouplingResponse, HotspotsResponse, KnowledgeResponse, error_responses
+
+router = APIRouter()
+
+
+@router.get("/metrics/hotspots", summary="Files that change often and are complex, ranked",
+            response_model=HotspotsResponse, responses=error_responses(400, 404, 503))
+def metrics_hotspots(repository: str = Query(..., min_length=1, max_length=100),
+                     window: Literal["30d", "90d", "365d", "all"] = "90d",
+                     limit: int = Query(50, ge=1, le=1000), svc: Services = Depends(services)) -> dict:
+    """score = revisions x complexity. Revisions: non-merge commits of the default branch that touched
+    the file (renames followed) in the window ending at the newest commit; complexity: the file's
+    cyclomatic complexity at the head (functions + decision points, from its syntax tree); trend
+    compares with the window before."""
+    repo = catalog.get_repository(svc.reader, repository)
+    return {"repository": repo.name, "window": window,
+            "hotspots": store.list_hotspots(svc.reader, repo.id, window, limit)}
+
+
+@router.get("/metrics/coupling", summary="Pairs of files that change in the same commits",
+            response_model=CouplingResponse, responses=error_responses(400, 404, 503))
+def metrics_coupling(repository: str = Query(..., min_length=1, max_length=100),
+                     path: str | None = Query(None, max_length=4096, description="Only pairs with this file"),
+                     limit: int = Query(50, ge=1, le=1000), svc: Services = Depends(services)) -> dict:
+    """degree = shared commits / average commits of the two files (code-maat), over commits of at most
+    REPO_SCOPING_INSIGHT_COUPLING_MAX_CHANGESET files, pairs above the configured minimums."""
+    repo = catalog.get_repository(svc.reader, repository)
+    return {"repository": repo.name, "pairs": store.list_coupling(svc.reader, repo.id, path, limit)}
+
+
+@router.get("/metrics/knowledge", summary="Knowledge risk of a file or folder: active share, islands, bus factor",
+            response_model=KnowledgeResponse, responses=error_responses(400, 404, 503))
+def metrics_knowledge(repository: str = Query(..., min_length=1, max_length=100),
+                      path: str = Query("", max_length=4096, description="A file or a folder; empty = the repository"),
+                      person: str | None = Query(None, max_length=320,
+                                                 description="An author (e-mail): what their leaving would orphan"),
+                      svc: Services = Depends(services)) -> dict:
+    """From git blame at the head: lines by active authors (a commit within REPO_SCOPING_INSIGHT_ACTIVE_DAYS),
+    knowledge islands (one active author holds >= REPO_SCOPING_INSIGHT_ISLAND_SHARE of a file's lines) and the
+    bus factor: how many active authors must leave before half of the lines have no active author."""
+    repo = catalog.get_repository(svc.reader, repository)
+    path = path.strip("/")
+    row = store.knowledge_of(svc.reader, repo.id, path)
+    if row is None:
+        raise ApiError(404, "not_found", f"no knowledge of path {path!r} in {repo.name} (not a file or folder at "
+                                         "the head, or knowledge_risk has not run)")
+    out = {"repository": repo.name, "path": path, **row, "islands_list": store.islands_under(svc.reader, repo.id, path)}
+    if person is not None:
+        who = store.knowledge_person(svc.reader, repo.id, person.strip())
+        if who is None:
+            raise ApiError(404, "not_found", f"no author {person!r} holds lines in {repo.name}")
+        out["person"] = who
+    return out
