@@ -17,7 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-from _common import WORK, add_stack_args, git, throwaway_stack
+from _common import WORK, add_stack_args, throwaway_stack
+from bench_refresh_cost import _make_tiny
 
 CLI = [sys.executable, "-m", "repo_scoping_pipelines.cli"]
 
@@ -66,18 +67,6 @@ print(json.dumps({"import_dagster_s": t_dagster - t0, "import_cli_s": t_cli - t_
                                 "state": v.get("state"), "skipped": bool((outcome.assets.get(k) or {}).get("skipped"))}
                             for k, v in steps.items()}}, indent=1))
 """
-
-
-def _make_tiny(path: Path) -> Path:
-    if not (path / ".git").exists():
-        path.mkdir(parents=True, exist_ok=True)
-        git(path, "init", "-q", "-b", "main")
-        (path / "README.md").write_text("# tiny\n\nA tiny repository.\n")
-        (path / "app.py").write_text("def main():\n    return 1\n")
-        (path / "pyproject.toml").write_text('[project]\nname = "tiny"\nversion = "0.1"\n')
-        git(path, "add", "-A")
-        git(path, "commit", "-q", "-m", "init")
-    return path
 
 
 def main() -> None:
