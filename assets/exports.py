@@ -178,3 +178,30 @@ def backstage_entities(context: dg.AssetExecutionContext, repo_scoping: RepoScop
             check_name="backstage_entities_are_valid", passed=not problems and has_api == has_routes,
             metadata={"entities": len(entities), "invalid": len(problems), "api": has_api, "routes": has_routes})],
     ), changed=changed)
+
+
+@dg.asset(
+    deps=["ability_candidates"],
+    group_name="exports",
+    kinds={"python", "postgres"},
+)
+def ability_changes_digest(context: dg.AssetExecutionContext, repo_scoping: RepoScopingResource
+                           ) -> dg.MaterializeResult:
+    """The week's ability changes across every repository (gained, lost, evidence moved), as markdown in
+    the UI; written by the weekly_ability_digest schedule (Monday 06:00 UTC) for the 7 days before."""
+    from datetime import UTC, datetime, timedelta
+
+    from repo_scoping_pipelines.exports.pipeline import ability_digest
+    from repo_scoping_pipelines.exports.timeline import digest_markdown
+
+    services = repo_scoping.services()
+    scheduled = context.run.tags.get("dagster/scheduled_execution_time")
+    end = datetime.fromisoformat(scheduled) if scheduled else datetime.now(UTC)
+    since = end - timedelta(days=7)
+    digest = ability_digest(services.engine, since)
+    counts = {label: sum(len(e[label]) for e in digest) for label in ("gained", "lost", "changed")}
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": len(digest), "since": since.isoformat(timespec="seconds"),
+        "repositories_changed": len(digest), **counts,
+        "digest": dg.MetadataValue.md(digest_markdown(digest, since)),
+    })

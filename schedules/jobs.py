@@ -38,3 +38,11 @@ data_quality_job = dg.define_asset_job(
     description="Validate the great-expectations suites of every stage's tables in Postgres.",
     tags={"repo_scoping/kind": "quality"},
 )
+
+# Unpartitioned, across repositories: the weekly digest of ability changes.
+ability_digest_job = dg.define_asset_job(
+    "weekly_ability_digest_job",
+    selection=dg.AssetSelection.assets("ability_changes_digest"),
+    description="Write the digest of the week's ability changes across every repository.",
+    tags={"repo_scoping/kind": "exports"},
+)

@@ -1,4 +1,5 @@
-"""Daily incremental and weekly full refresh of every registered repository, and daily metrics."""
+"""Daily incremental and weekly full refresh of every registered repository, daily metrics, and the
+weekly digest of ability changes."""
 
 from datetime import timedelta
 
@@ -6,7 +7,7 @@ import dagster as dg
 
 from repo_scoping_pipelines.run_tags import FULL_REFRESH_TAG
 
-from .jobs import author_metrics_daily_job, refresh_repository_job
+from .jobs import ability_digest_job, author_metrics_daily_job, refresh_repository_job
 
 
 @dg.schedule(job=refresh_repository_job, cron_schedule="0 2 * * *", execution_timezone="UTC",
@@ -37,3 +38,10 @@ def daily_author_metrics(context: dg.ScheduleEvaluationContext):
     """02:45 UTC: yesterday's per-author daily metrics, over every repository."""
     day = (context.scheduled_execution_time - timedelta(days=1)).strftime("%Y-%m-%d")
     return dg.RunRequest(run_key=f"daily-metrics-{day}", partition_key=day)
+
+
+@dg.schedule(job=ability_digest_job, cron_schedule="0 6 * * 1", execution_timezone="UTC",
+             default_status=dg.DefaultScheduleStatus.RUNNING)
+def weekly_ability_digest(context: dg.ScheduleEvaluationContext):
+    """Monday 06:00 UTC: the digest of the last 7 days' ability changes across every repository."""
+    return dg.RunRequest(run_key=f"ability-digest-{context.scheduled_execution_time:%Y-%m-%d}")

@@ -71,6 +71,23 @@ def test_dropping_a_framework_shows_the_lost_ability(settings, services, make_re
         again = client.get("/repositories/invoicer/abilities/changes").json()
         assert [s["commit"] for s in again["snapshots"]] == [first, second]
 
+        # The weekly digest (an asset, launched by its schedule) lists the lost and the moved ability.
+        from repo_scoping_pipelines.definitions import defs
+
+        result = defs.resolve_job_def("weekly_ability_digest_job").execute_in_process(instance=instance)
+        assert result.success
+        (mat,) = [e.event_specific_data.materialization for e in result.all_events
+                  if e.event_type_value == "ASSET_MATERIALIZATION"]
+        meta = {k: v.value for k, v in mat.metadata.items()}
+        assert (meta["repositories_changed"], meta["lost"], meta["gained"]) == (1, 1, 0)
+        assert meta["changed"] == len(change["changed"])
+        assert "## invoicer" in meta["digest"] and "- lost: **" in meta["digest"]
+        assert lost["name"] in meta["digest"] and "pyproject.toml:" in meta["digest"]
+        schedule = defs.resolve_schedule_def("weekly_ability_digest")
+        (request,) = schedule.evaluate_tick(dg.build_schedule_context(
+            instance=instance, scheduled_execution_time=datetime(2026, 12, 7, 6, tzinfo=UTC))).run_requests
+        assert request.run_key == "ability-digest-2026-12-07"
+
 
 BILLING = {
     "pyproject.toml": '[project]\nname = "billing"\nversion = "0.1.0"\n'
@@ -123,3 +140,22 @@ def test_similarity_is_mean_jaccard_over_non_empty_aspects():
     assert [(r["repository"], r["score"]) for r in ranked] == [("x", 0.75), ("y", 0.3333)]
     assert ranked[0]["scores"] == {"frameworks": 0.5, "dependencies": 1.0}  # abilities empty on both sides
     assert ranked[1]["shared"] == {"abilities": [], "frameworks": ["Celery", "Flask"], "dependencies": []}
+
+
+def test_digest_nets_out_an_ability_gained_then_lost_within_the_week():
+    from repo_scoping_pipelines.exports.timeline import digest_markdown, summarise
+
+    def ability(key):
+        return {"key": key, "name": key.title(), "category": "x", "status": "pending", "candidate_id": key,
+                "locations": [f"{key}.py:1"]}
+
+    week = [{"gained": [ability("queue")], "lost": [ability("cache")], "changed": []},
+            {"gained": [], "lost": [ability("queue")], "changed": [ability("api")]}]
+    entry = summarise("svc", week)
+    assert [a["key"] for a in entry["gained"]] == [] and [a["key"] for a in entry["lost"]] == ["cache"]
+    assert [a["key"] for a in entry["changed"]] == ["api"]
+    assert summarise("svc", [{"gained": [ability("q")], "lost": [], "changed": []},
+                             {"gained": [], "lost": [ability("q")], "changed": []}]) is None
+    since = datetime(2026, 11, 30, tzinfo=UTC)
+    assert "No ability was gained" in digest_markdown([], since)
+    assert "- lost: **Cache** (x) at cache.py:1" in digest_markdown([entry], since)

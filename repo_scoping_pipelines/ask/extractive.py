@@ -10,7 +10,7 @@ from .sources import Source
 NO_MODEL = ("No language model is configured (set REPO_SCOPING_LLM_PROVIDER=openai and REPO_SCOPING_LLM_MODEL "
             "for written answers); these are the most relevant passages and facts.")
 NOTHING_FOUND = "Nothing stored matches this question."
-MAX_ITEMS = 6
+MAX_ITEMS = 8
 MAX_PASSAGES = 4  # the rest of the items go to facts, ownership, abilities: the structured answers
 _WORD = re.compile(r"[a-z0-9]+")
 

@@ -61,7 +61,8 @@ _SHIPPED = re.compile(r"\b(ship(ped|s)?|released?|changed|merged|what happened)\
 _IMPORTS = re.compile(r"\bimports?\b|\bimported\b|\bdepends? on\b", re.IGNORECASE)
 _KIND_HINTS = {"dependency": r"\bdepend|\buses?\b|\bpackages?\b|\blibrar", "framework": r"\bframework|\bbuilt with",
                "route": r"\broutes?\b|\bendpoints?\b|\bhttp\b|\bapi\b", "entry_point": r"\bentry|\bcommands?\b|\bcli\b",
-               "license": r"\blicen[cs]e", "ci_job": r"\bci\b|\bpipeline", "dockerfile": r"\bdocker|\bcontainer"}
+               "license": r"\blicen[cs]e", "ci_job": r"\bci\b|\bpipeline", "dockerfile": r"\bdocker|\bcontainer",
+               "tests": r"\btest(s|ing)?\b|\bpytest|\bunittest"}
 
 
 class AskError(Exception):
@@ -116,7 +117,8 @@ def _best_facts(lookup: Lookup, repos: list, question: str) -> list[Source]:
             extra = " ".join(str(v) for v in value.values()) if isinstance(value, dict) else ""
             text = f"{row['kind']} {row['subject']} {row['path']} {extra}"
             overlap = len(words & _words(text.replace("_", " ") + " " + text))
-            score = overlap * 2 + (1 if row["kind"] in hinted and overlap else 0)
+            # A kind the question names ("which licence", "what dependencies") counts on its own.
+            score = overlap * 2 + (1 if row["kind"] in hinted else 0)
             if score > 0:
                 scored.append((-score, row["kind"], row["subject"], row, repo.name))
     scored.sort(key=lambda t: t[:3])

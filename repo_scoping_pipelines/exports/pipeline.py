@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
@@ -15,7 +16,7 @@ from ..storage import facts as fact_store
 from .backstage import Inputs, build_catalog_info
 from .openapi import build_openapi
 from .sbom import Document, build_sbom
-from .timeline import ability_changes, similar
+from .timeline import ability_changes, similar, summarise
 
 _PAGE = 10000
 
@@ -121,3 +122,15 @@ def similar_repositories(engine: Engine, name: str, limit: int = 10) -> dict:
     return {"repository": repo.name, "method": "mean Jaccard index over approved abilities, frameworks and "
                                                "declared dependencies (sets empty on both sides not counted)",
             "similar": similar(target, sets, limit)}
+
+
+def ability_digest(engine: Engine, since: datetime) -> list[dict]:
+    """Every repository's net ability changes between the snapshots recorded after `since`
+    (timeline.summarise), repositories without a change left out."""
+    out = []
+    for repo in catalog.list_repositories(engine):
+        changes = ability_changes(ability_store.ability_timeline(engine, repo.id), since.isoformat())
+        entry = summarise(repo.name, changes)
+        if entry is not None:
+            out.append(entry)
+    return out

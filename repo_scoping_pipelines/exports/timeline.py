@@ -95,3 +95,44 @@ def similar(target: dict[str, set[str]], others: dict[str, dict[str, set[str]]],
         ranked.append({"repository": name, "score": score, "scores": scores, "shared": shared})
     ranked.sort(key=lambda r: (-r["score"], r["repository"]))
     return ranked[:limit]
+
+
+def digest_markdown(digest: list[dict], since: datetime) -> str:
+    """The weekly digest as markdown: per repository, the abilities gained, lost and changed."""
+    lines = [f"# Ability changes since {since:%Y-%m-%d %H:%M} UTC", ""]
+    if not digest:
+        return "\n".join([*lines, "No ability was gained, lost or changed."]) + "\n"
+    for entry in digest:
+        lines.append(f"## {entry['repository']}")
+        for label in ("gained", "lost", "changed"):
+            for ability in entry[label]:
+                where = ", ".join(ability["locations"][:3])
+                lines.append(f"- {label}: **{ability['name']}** ({ability['category']}){f' at {where}' if where else ''}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def summarise(repository: str, changes: list[dict]) -> dict | None:
+    """One repository's changes over several consecutive snapshots, net: an ability gained then lost
+    within the period is not reported; `changed` lists each ability once (its latest state)."""
+    gained: dict[str, dict] = {}
+    lost: dict[str, dict] = {}
+    changed: dict[str, dict] = {}
+    for change in changes:
+        for ability in change["gained"]:
+            if lost.pop(ability["key"], None) is None:
+                gained[ability["key"]] = ability
+            else:  # lost then regained: an evidence change at most
+                changed[ability["key"]] = ability
+        for ability in change["lost"]:
+            if gained.pop(ability["key"], None) is None:
+                lost[ability["key"]] = ability
+            changed.pop(ability["key"], None)
+        for ability in change["changed"]:
+            if ability["key"] not in gained:
+                changed[ability["key"]] = ability
+    if not (gained or lost or changed):
+        return None
+    return {"repository": repository, "gained": sorted(gained.values(), key=lambda a: a["key"]),
+            "lost": sorted(lost.values(), key=lambda a: a["key"]),
+            "changed": sorted(changed.values(), key=lambda a: a["key"])}
