@@ -5,19 +5,11 @@ import dagster as dg
 
 from repo_scoping_pipelines.partitions import repositories
 from repo_scoping_pipelines.resources import RepoScopingResource
-from repo_scoping_pipelines.storage import catalog
-from repo_scoping_pipelines.storage import facts as fact_store
 
 from ._metadata import preview
 from ._skip import Gate, code_version
 from .facts import observed_facts
 from .metrics import file_ownership
-
-
-def _facts_of(engine, name: str, kind: str) -> list[dict]:
-    repo = catalog.get_repository(engine, name)
-    rows, _ = fact_store.list_facts(engine, repo.id, kind, limit=100000)
-    return rows
 
 
 @dg.asset(
@@ -27,11 +19,12 @@ def _facts_of(engine, name: str, kind: str) -> list[dict]:
     kinds={"python", "postgres"},
     code_version=code_version("exports"),
     check_specs=[dg.AssetCheckSpec("sbom_lists_dependency_facts", asset="repository_sbom",
-                                   description="One SBOM component per stored dependency fact, no more, no less.")],
+                                   description="One SBOM component per stored dependency fact, no more, no less; "
+                                               "every locked_dependency fact cited by a component.")],
 )
 def repository_sbom(context: dg.AssetExecutionContext, repo_scoping: RepoScopingResource) -> dg.MaterializeResult:
-    """A CycloneDX 1.6 JSON SBOM of the repository's declared dependencies (package URLs, pinned versions,
-    scopes, the manifest path and line as evidence), generated with the CycloneDX Python library; served
+    """A CycloneDX 1.6 JSON SBOM of the repository's declared and locked dependencies (package URLs, pinned
+    and locked versions, scopes, the manifest and lockfile path and line as evidence), generated with the CycloneDX Python library; served
     at /repositories/{name}/sbom and by `repo-scoping export sbom NAME`."""
     gate = Gate(context)
     if gate.skipped:
@@ -45,7 +38,10 @@ def repository_sbom(context: dg.AssetExecutionContext, repo_scoping: RepoScoping
     components = bom.get("components", [])
     cited = sorted(p["value"] for c in components for p in c.get("properties", [])
                    if p["name"] == "repo-scoping:fact-id")
-    expected = sorted(f["fact_id"] for f in _facts_of(services.engine, name, "dependency"))
+    expected = sorted(f["fact_id"] for f in written.source.facts if f["kind"] == "dependency")
+    locks_cited = {p["value"] for c in components for p in c.get("properties", [])
+                   if p["name"] == "repo-scoping:lock-fact-id"}
+    locks = {f["fact_id"] for f in written.source.facts if f["kind"] == "locked_dependency"}
     shown = [(c.get("purl") or c["name"], c.get("version") or "", c.get("scope") or "",
               next((o["location"] for o in (c.get("evidence") or {}).get("occurrences", [])), ""))
              for c in components[:20]]
@@ -62,9 +58,11 @@ def repository_sbom(context: dg.AssetExecutionContext, repo_scoping: RepoScoping
             **preview(["component", "version", "scope", "manifest"], shown),
         },
         check_results=[dg.AssetCheckResult(
-            check_name="sbom_lists_dependency_facts", passed=cited == expected,
+            check_name="sbom_lists_dependency_facts", passed=cited == expected and locks_cited == locks,
             metadata={"components": len(cited), "dependency_facts": len(expected),
-                      "missing": len(set(expected) - set(cited)), "extra": len(set(cited) - set(expected))})],
+                      "missing": len(set(expected) - set(cited)), "extra": len(set(cited) - set(expected)),
+                      "locked_dependency_facts": len(locks), "locks_missing": len(locks - locks_cited),
+                      "locks_extra": len(locks_cited - locks)})],
     ), changed=written.changed)
 
 
@@ -86,16 +84,16 @@ def repository_openapi(context: dg.AssetExecutionContext, repo_scoping: RepoScop
         return gate.result()
     services = repo_scoping.services()
     name = context.partition_key
-    from repo_scoping_pipelines.exports.openapi import normalise_path
+    from repo_scoping_pipelines.exports.openapi import OPERATIONS, http_routes, normalise_path
     from repo_scoping_pipelines.exports.pipeline import write_export
 
     written = write_export(services.engine, name, "openapi")
     document = written.document.as_json()
     paths = document.get("paths", {})
-    routes = [f for f in _facts_of(services.engine, name, "route") if f["value"].get("method") != "INCLUDE"]
+    routes = http_routes(written.source.facts)
     expected = {normalise_path(f["value"].get("path", ""))[0] for f in routes}
     operations = [(method.upper(), path) for path, item in paths.items() for method in item
-                  if method in ("get", "put", "post", "delete", "options", "head", "patch", "trace")]
+                  if method in OPERATIONS]
     return gate.finish(dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(operations),
@@ -128,39 +126,36 @@ def backstage_entities(context: dg.AssetExecutionContext, repo_scoping: RepoScop
     """Backstage catalog-info.yaml of the repository (its Component and, where routes were discovered, its
     API entity), from the observed facts, CODEOWNERS or history ownership, and the approved abilities;
     served at /repositories/{name}/catalog-info.yaml and by `repo-scoping export backstage`."""
-    import hashlib
-    import json
-    import re
-
     import yaml
 
-    from repo_scoping_pipelines.exports.backstage import build_catalog_info
-    from repo_scoping_pipelines.exports.pipeline import backstage_inputs
-    from repo_scoping_pipelines.storage import exports as export_store
+    from repo_scoping_pipelines.exports.backstage import MAX_NAME, NAME_RULE, TAG_RULE, build_catalog_info
+    from repo_scoping_pipelines.exports.openapi import http_routes
+    from repo_scoping_pipelines.exports.pipeline import (
+        backstage_inputs,
+        backstage_outside,
+        outside_digest,
+        store_export,
+    )
 
     services = repo_scoping.services()
     name = context.partition_key
-    inputs = backstage_inputs(services.engine, name)
-    # What besides this repository's facts goes in: approved abilities, the top author, the package names of
-    # the other repositories (dependsOn). A change to any of them re-runs the asset.
-    outside = hashlib.sha256(json.dumps([sorted(a["key"] for a in inputs.abilities), inputs.top_author,
-                                         sorted(inputs.packages.items())], default=str).encode()).hexdigest()[:16]
-    gate = Gate(context, {"outside": outside})
+    # What besides this repository's facts goes in: approved abilities, the top author, the package names
+    # (dependsOn) and route facts (consumesApis) of the other repositories. A change to any of them re-runs
+    # the asset; the facts load after.
+    outside = backstage_outside(services.engine, name)
+    gate = Gate(context, {"outside": outside_digest(outside, name)})
     if gate.skipped:
         return gate.result()
+    inputs = backstage_inputs(services.engine, name, outside=outside)
     document = build_catalog_info(inputs)
-    repo = catalog.get_repository(services.engine, name)
-    changed = export_store.store_document(services.engine, repo.id, "backstage", document.commit,
-                                          document.media_type, document.content, document.content_hash)
+    changed = store_export(services.engine, outside.repository_id, "backstage", document)
     entities = list(yaml.safe_load_all(document.content))
-    name_rule = re.compile(r"^[a-zA-Z0-9]+([-_.][a-zA-Z0-9]+)*$")
-    tag_rule = re.compile(r"^[a-z0-9:+#]+(-[a-z0-9:+#]+)*$")
     problems = [e["metadata"]["name"] for e in entities
-                if not name_rule.match(e["metadata"]["name"]) or len(e["metadata"]["name"]) > 63
-                or any(not tag_rule.match(t) or len(t) > 63 for t in e["metadata"].get("tags", []))
+                if not NAME_RULE.match(e["metadata"]["name"]) or len(e["metadata"]["name"]) > MAX_NAME
+                or any(not TAG_RULE.match(t) or len(t) > MAX_NAME for t in e["metadata"].get("tags", []))
                 or not all(e["spec"].get(k) for k in ("type", "lifecycle", "owner"))]
     component = entities[0]["spec"]
-    has_routes = any(f["kind"] == "route" and f["value"].get("method") != "INCLUDE" for f in inputs.facts)
+    has_routes = bool(http_routes(inputs.facts))
     has_api = any(e["kind"] == "API" for e in entities)
     unknown = sorted(k.removeprefix("repo-scoping.dev/") for k in entities[0]["metadata"]["annotations"]
                      if k.endswith("-unknown"))
@@ -170,6 +165,7 @@ def backstage_entities(context: dg.AssetExecutionContext, repo_scoping: RepoScop
             "commit": document.commit or "",
             "type": component["type"], "lifecycle": component["lifecycle"], "owner": component["owner"],
             "depends_on": dg.MetadataValue.json(component.get("dependsOn", [])),
+            "consumes_apis": dg.MetadataValue.json(component.get("consumesApis", [])),
             "unknown": dg.MetadataValue.json(unknown),
             "content_hash": document.content_hash,
             "changed": changed,

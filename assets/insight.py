@@ -1,5 +1,5 @@
 """Insight stage (issue 16): change_insight (hotspots and change coupling from the stored history) and
-knowledge_risk (line authorship at the head, islands, bus factor)."""
+knowledge_risk (line authorship at the head, islands, bus factor, CODEOWNERS compared with it)."""
 
 from datetime import UTC, datetime
 
@@ -79,18 +79,25 @@ def change_insight(context: dg.AssetExecutionContext, repo_scoping: RepoScopingR
 
 @dg.asset(
     partitions_def=repositories,
-    deps=[commit_history],
+    # observed_facts: the CODEOWNERS rules; people: @login owners resolved to git e-mails.
+    deps=[commit_history, "observed_facts", "people"],
     group_name="metrics",
     kinds={"git", "pandas", "postgres"},
     code_version=code_version("insight"),
     check_specs=[dg.AssetCheckSpec("knowledge_values_in_range", asset="knowledge_risk",
-                                   description="active lines <= lines, 0 <= active share <= 1, bus factor >= 0.")],
+                                   description="active lines <= lines, 0 <= active share <= 1, bus factor >= 0."),
+                 dg.AssetCheckSpec("codeowners_files_counted_once", asset="knowledge_risk",
+                                   description="CODEOWNERS comparison: every file at the head is governed or "
+                                               "unowned, and each governed file belongs to one rule per section.")],
 )
 def knowledge_risk(context: dg.AssetExecutionContext, repo_scoping: RepoScopingResource) -> dg.MaterializeResult:
     """Who knows the code that is there now: line authorship at the head (git blame, only files whose
     content changed are blamed again), the share of lines by active authors (a commit within
     REPO_SCOPING_INSIGHT_ACTIVE_DAYS), knowledge islands (one active author holds >= 95% of a file),
-    the bus factor of every folder and of the repository, and what each person's leaving would orphan."""
+    the bus factor of every folder and of the repository, and what each person's leaving would orphan.
+    In the same run, the CODEOWNERS file that applies is compared with those line authors: per rule the
+    files it governs (the last matching rule wins), the share of their lines written by a declared owner,
+    inactive owners, an undeclared top author, rules matching nothing, and the files no rule governs."""
     services = repo_scoping.services()
     settings = services.settings
     knobs = {"active_days": settings.insight_active_days, "island_share": settings.insight_island_share}
@@ -104,10 +111,13 @@ def knowledge_risk(context: dg.AssetExecutionContext, repo_scoping: RepoScopingR
     head = _head_or_none(context, checkout)
     if head is None:
         counts = insight_store.knowledge_counts(services.engine, repo.id)
+        owned = insight_store.codeowners_counts(services.engine, repo.id)
         return gate.finish(dg.MaterializeResult(
             metadata={"dagster/row_count": 0, "history": "none"},
             check_results=[dg.AssetCheckResult(check_name="knowledge_values_in_range", passed=True,
-                                               metadata=counts)]), changed=False)
+                                               metadata=counts),
+                           dg.AssetCheckResult(check_name="codeowners_files_counted_once", passed=True,
+                                               metadata=owned)]), changed=False)
     inventory = catalog.previous_inventory(services.engine, repo.id)
     from repo_scoping_pipelines.insight.pipeline import compute_knowledge
 
@@ -117,7 +127,9 @@ def knowledge_risk(context: dg.AssetExecutionContext, repo_scoping: RepoScopingR
         context.log.warning(f"{name}: git blame failed for {len(result.blame_failed)} files: "
                             f"{', '.join(result.blame_failed[:5])}")
     counts = insight_store.knowledge_counts(services.engine, repo.id)
+    owned = insight_store.codeowners_counts(services.engine, repo.id)
     whole = result.repository
+    co = result.codeowners
     return gate.finish(dg.MaterializeResult(
         metadata={"dagster/row_count": counts["knowledge_rows"], "files_blamed": result.files_blamed,
                   "files_unchanged": result.files_kept, "files_removed": result.files_removed,
@@ -125,7 +137,14 @@ def knowledge_risk(context: dg.AssetExecutionContext, repo_scoping: RepoScopingR
                   "active_authors": result.active_authors, "bus_factor": whole.get("bus_factor", 0),
                   "active_share": whole.get("active_share", 0.0), "islands": whole.get("islands", 0),
                   "seconds": round(result.seconds, 3),
-                  **preview(["island", "author", "lines", "share"], result.top_islands)},
+                  **preview(["island", "author", "lines", "share"], result.top_islands),
+                  "codeowners_file": co.file or "none found", "rules": co.rules,
+                  "rules_with_drift": co.rules_with_drift, "unowned_files": co.unowned_files,
+                  "unowned_lines": co.unowned_lines,
+                  "codeowners_preview": dg.MetadataValue.md(markdown_table(
+                      ["line", "pattern", "owners", "declared share", "drift"], co.top_drift))},
         check_results=[dg.AssetCheckResult(check_name="knowledge_values_in_range",
-                                           passed=counts["knowledge_rows_invalid"] == 0, metadata=counts)],
+                                           passed=counts["knowledge_rows_invalid"] == 0, metadata=counts),
+                       dg.AssetCheckResult(check_name="codeowners_files_counted_once",
+                                           passed=owned["codeowners_count_errors"] == 0, metadata=owned)],
     ), changed=True)

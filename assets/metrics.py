@@ -20,6 +20,7 @@ from repo_scoping_pipelines.metrics.pipeline import (
     compute_pr_windows,
     compute_shipped,
     extract_history,
+    people_inputs,
     sync_pull_request_details,
 )
 from repo_scoping_pipelines.operations import log as ops_log
@@ -255,6 +256,7 @@ def what_shipped(context: dg.AssetExecutionContext, repo_scoping: RepoScopingRes
     group_name="metrics",
     kinds={"github", "postgres"},
     pool="github",
+    code_version=code_version("collectors", "metrics"),
     check_specs=[dg.AssetCheckSpec("details_sync_succeeded", asset="pull_request_details",
                                    description="GitHub answered for every PR that needed details "
                                                "(or GitHub is not configured).")],
@@ -266,11 +268,15 @@ def pull_request_details(context: dg.AssetExecutionContext, repo_scoping: RepoSc
     services = repo_scoping.services()
     name = context.partition_key
     result = sync_pull_request_details(services, name)
+    # Fed from outside the graph like pull_requests: never skipped, but fetching nothing keeps the data
+    # version, so author_prs_window and people can skip.
+    gate = Gate(context, decide=False)
+    gate.rerun_because = "outside service, polled every refresh"
     if result.status == "error":
         context.log.error(f"{name}: pull request details failed after {result.fetched} PRs: {result.error}")
     else:
         context.log.info(f"{name}: pull request details {result.status}: {result.reason}")
-    return dg.MaterializeResult(
+    return gate.finish(dg.MaterializeResult(
         metadata={"dagster/row_count": result.totals.get("prs_with_details", 0), "status": result.status,
                   "reason": result.reason, "error": result.error or "", "pending": result.pending,
                   "fetched": result.fetched, "changed": result.fetched > 0, "requests": result.requests,
@@ -278,7 +284,7 @@ def pull_request_details(context: dg.AssetExecutionContext, repo_scoping: RepoSc
                   "reviews": result.totals.get("reviews", 0), "files": result.totals.get("files", 0)},
         check_results=[dg.AssetCheckResult(check_name="details_sync_succeeded", passed=result.status != "error",
                                            metadata={"status": result.status, "error": result.error or ""})],
-    )
+    ), changed=result.fetched > 0 or result.status == "error", fresh=True)
 
 
 @dg.asset(
@@ -286,6 +292,7 @@ def pull_request_details(context: dg.AssetExecutionContext, repo_scoping: RepoSc
     deps=[pull_request_details],
     group_name="metrics",
     kinds={"pandas", "postgres"},
+    code_version=code_version("metrics"),
     check_specs=[dg.AssetCheckSpec("all_time_opened_matches_prs", asset="author_prs_window",
                                    description="All-time PRs opened per author sum to the stored PRs with an author.")],
 )
@@ -293,12 +300,16 @@ def author_prs_window(context: dg.AssetExecutionContext, repo_scoping: RepoScopi
     """Per GitHub login over the last 7, 30 and 90 days and all time: PRs opened and merged, median
     hours to the first review (by someone else) and to merge, reviews given, median PR size in lines
     and files (what GET /metrics/pull-requests answers). Computed with pandas from the stored PRs."""
+    # The 7/30/90-day windows move with the calendar: recomputed once a day even without new PRs.
+    gate = Gate(context, inputs={"day": _today()})
+    if gate.skipped:
+        return gate.result()
     from repo_scoping_pipelines.storage import people as people_store  # pandas: imported when it runs
     services = repo_scoping.services()
     repo = catalog.get_repository(services.engine, context.partition_key)
     result = compute_pr_windows(services.engine, repo.id)
     opened_all = sum(r["opened"] for r in people_store.pr_window_rows(services.engine, repo.id, "all"))
-    return dg.MaterializeResult(
+    return gate.finish(dg.MaterializeResult(
         metadata={"dagster/row_count": result.rows["all"], **{f"authors_{w}": n for w, n in result.rows.items()},
                   "prs": result.prs, **{f"bad_{k}": v for k, v in result.counts.items() if k not in ("prs", "reviews")},
                   "as_of": result.as_of.isoformat(timespec="seconds"), "seconds": round(result.seconds, 3),
@@ -308,7 +319,7 @@ def author_prs_window(context: dg.AssetExecutionContext, repo_scoping: RepoScopi
                               r["median_hours_to_first_review"], r["median_hours_to_merge"]) for r in result.top])},
         check_results=[dg.AssetCheckResult(check_name="all_time_opened_matches_prs", passed=opened_all == result.prs,
                                            metadata={"opened_all": opened_all, "prs": result.prs})],
-    )
+    ), changed=True)
 
 
 @dg.asset(
@@ -316,6 +327,7 @@ def author_prs_window(context: dg.AssetExecutionContext, repo_scoping: RepoScopi
     deps=[commit_history, pull_request_details, tracker_issues],
     group_name="metrics",
     kinds={"pandas", "postgres"},
+    code_version=code_version("metrics"),
     check_specs=[dg.AssetCheckSpec("every_identity_has_a_person", asset="people",
                                    description="Each identity belongs to exactly one stored person.")],
 )
@@ -324,14 +336,20 @@ def people(context: dg.AssetExecutionContext, repo_scoping: RepoScopingResource)
     and Redmine users merged by exact e-mail, GitHub noreply addresses, GitHub's commit-author linkage
     and manual `repo-scoping people merge|split` decisions (which survive every recomputation). Similar
     names become suggestions for a person to decide. Partitioned by repository so every refresh keeps
-    it current; each run rebuilds the whole (global) registry."""
+    it current; the (global) registry is rebuilt when the identities seen in any repository or the
+    decisions changed, else skipped."""
     from repo_scoping_pipelines.storage import people as people_store  # pandas: imported when it runs
     services = repo_scoping.services()
-    result = compute_people(services.engine)
+    inputs = people_inputs(services.engine)
+    # The registry is global: this partition's upstreams alone do not say whether it changed.
+    gate = Gate(context, inputs={"identities": inputs.fingerprint()})
+    if gate.skipped:
+        return gate.result()
+    result = compute_people(services.engine, inputs)
     totals = people_store.registry_totals(services.engine)
     context.log.info(f"{result.people} people from {result.identities} identities, "
                      f"{result.suggestions} suggestions waiting")
-    return dg.MaterializeResult(
+    return gate.finish(dg.MaterializeResult(
         metadata={"dagster/row_count": result.people, "identities": result.identities,
                   "suggestions": result.suggestions, "moved_identities": result.moved,
                   "new_identities": result.new, "changed": bool(result.moved or result.new),
@@ -341,4 +359,4 @@ def people(context: dg.AssetExecutionContext, repo_scoping: RepoScopingResource)
             check_name="every_identity_has_a_person",
             passed=totals["orphans"] == 0 and totals["identities"] == result.identities,
             metadata=totals)],
-    )
+    ), changed=bool(result.moved or result.new))

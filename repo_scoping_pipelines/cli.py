@@ -85,23 +85,15 @@ def _jsonable(value):
     return str(value)
 
 
-def _redraw(live, progress, stop) -> None:
-    """Redraw the progress table (elapsed times move while a step runs) until the run ends."""
-    while not stop.wait(0.25):
-        live.update(progress.table())
-
-
 def _refresh(names: tuple[str, ...], as_json: bool = False) -> list:
     """Refresh each repository in-process with live progress per asset (a table when stdout is not a
     terminal), then one summary line per repository; `as_json` prints each run's metadata instead."""
-    import threading
-
     from dagster._core.utils import make_new_run_id
     from rich.console import Console
     from rich.live import Live
 
     from repo_scoping_pipelines.operations.dagster_instance import dagster_instance
-    from repo_scoping_pipelines.operations.progress import RunProgress, watch_run
+    from repo_scoping_pipelines.operations.progress import RunProgress
     from repo_scoping_pipelines.operations.refresh import publish_registry_in_process, refresh_in_process
 
     from .storage import abilities as ability_store
@@ -119,18 +111,14 @@ def _refresh(names: tuple[str, ...], as_json: bool = False) -> list:
         for i, name in enumerate(targets, 1):
             if not as_json:
                 console.print(f"[{i}/{len(targets)}] {name}: refreshing ...", markup=False)
-            run_id, progress, stop = make_new_run_id(), RunProgress(name), threading.Event()
-            live = Live(progress.table(), console=console, refresh_per_second=4) if console.is_terminal else None
+            run_id, progress = make_new_run_id(), RunProgress(name)
+            # The run executes in this process: each of its events reaches the listener as it is stored.
+            instance.add_event_listener(run_id, progress.apply)
+            live = (Live(get_renderable=progress.table, console=console, refresh_per_second=4)
+                    if console.is_terminal else None)
             started = time.perf_counter()
             with live or contextlib.nullcontext():
-                watcher = watch_run(instance, run_id, progress.apply, stop)
-                if live is not None:
-                    threading.Thread(target=_redraw, args=(live, progress, stop), daemon=True).start()
                 outcome = refresh_in_process(instance, name, run_id=run_id)
-                stop.set()
-                watcher.join()
-                if live is not None:
-                    live.update(progress.table())
             wall = time.perf_counter() - started
             outcomes.append(outcome)
             if as_json:
@@ -631,7 +619,7 @@ def runs(status: str | None, repository: str | None, limit: int, as_json: bool) 
     services = _services()
     with dagster_instance(services.settings) as instance:
         rows = run_ops.list_runs(instance, statuses, repository, limit, failed_first=True)
-        errors = {r["run_id"]: (run_ops.run_detail(instance, r["run_id"]) or {}).get("error")
+        errors = {r["run_id"]: run_ops.run_error(instance, r["run_id"])
                   for r in rows if r["status"] == "failure"}
     if as_json:
         click.echo(json.dumps([{**r, "error": errors.get(r["run_id"])} for r in rows], indent=2))
@@ -723,7 +711,7 @@ def _write_export(kind: str, name: str, output: str | None) -> None:
     from .storage.catalog import NotFound
 
     try:
-        document = pipeline.BUILDERS[kind](_services().reader, name)
+        document = pipeline.document(_services().reader, name, kind)
     except NotFound as exc:
         _fail(str(exc), 1)
     if output is None:
@@ -755,14 +743,19 @@ def export_openapi(name: str, output: str | None) -> None:
 def export_backstage(names: tuple[str, ...], output_dir: str | None) -> None:
     """Backstage catalog-info.yaml (Component, API) of each NAME (default: every registered repository)."""
     from .exports import pipeline
+    from .exports.backstage import build_catalog_info
+    from .storage import exports as export_store
     from .storage.catalog import NotFound, list_repositories
 
     reader = _services().reader
     names = names or tuple(r.name for r in list_repositories(reader))
+    packages = export_store.package_names(reader)  # every repository's package names, read once
+    routes = export_store.route_facts(reader)  # and every repository's routes (consumesApis)
     documents = []
     for name in names:
         try:
-            documents.append((name, pipeline.backstage_document(reader, name)))
+            documents.append((name, build_catalog_info(pipeline.backstage_inputs(reader, name, packages=packages,
+                                                                                     routes=routes))))
         except NotFound as exc:
             _fail(str(exc), 1)
     for name, document in documents:

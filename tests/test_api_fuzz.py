@@ -97,4 +97,4 @@ def test_read_api_answers_match_the_schema(api_schema):
         checked.add(template)
     assert {"/health", "/repositories", "/repositories/{name}", "/search", "/repositories/{name}/facts",
             "/repositories/{name}/graph", "/metrics/authors", "/metrics/shipped", "/abilities",
-            "/conversations/{conversation_id}", "/runs"} <= checked
+            "/conversations/{conversation_id}", "/runs", "/metrics/codeowners"} <= checked

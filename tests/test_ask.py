@@ -105,3 +105,11 @@ def test_cli_ask_prints_citations_and_follows_up(services, make_repo, settings):
     assert "invoicer/billing.py (ownership" in second.output
     unknown = runner.invoke(main, ["ask", "x", "--repository", "nope"])
     assert unknown.exit_code == 1 and "nope" in unknown.output
+
+
+def test_repository_name_in_the_question_does_not_outrank_the_kind_it_asks_for(client):
+    # Every fact of invoicer has "invoicer" in its path or value: the name must not pick them.
+    body = client.post("/ask", json={"question": "Which dependencies does invoicer declare?"}).json()
+    kinds = re.findall(r"\b(dependency|entry_point|route|framework|language|manifest|tests|license): ", body["answer"])
+    assert kinds[:3] == ["dependency"] * 3, body["answer"]
+    assert len(kinds) >= 3 and set(kinds) == {"dependency"}, body["answer"]

@@ -387,3 +387,18 @@ def test_daily_route_sums_equal_git_log(refreshed):
         got = client.get("/metrics/authors/daily", params=params)
         assert got.status_code == status and needle in got.json()["error"]["message"], got.text
     assert date.fromisoformat(recent["since"]) <= today
+
+
+def test_people_inputs_fingerprint_ignores_row_order_and_sees_every_change():
+    import pandas as pd
+
+    from repo_scoping_pipelines.metrics.pipeline import PeopleInputs
+
+    git = pd.DataFrame({"email": ["a@x", "b@x"], "name": ["A", "B"], "commits": [3, 1]})
+    empty = pd.DataFrame({"login": [], "seen": []})
+    base = PeopleInputs({"git": git, "github": empty}, [])
+    shuffled = PeopleInputs({"git": git.iloc[::-1], "github": empty}, [])
+    assert base.fingerprint() == shuffled.fingerprint()
+    more_commits = PeopleInputs({"git": git.assign(commits=[4, 1]), "github": empty}, [])
+    decided = PeopleInputs({"git": git, "github": empty}, [("merge", "a@x", "b@x")])
+    assert len({base.fingerprint(), more_commits.fingerprint(), decided.fingerprint()}) == 3

@@ -84,9 +84,11 @@ def test_incremental_refresh_touches_only_changed_files(services, make_repo, ins
     again = _refresh(instance, "inc")
     assert again.assets["repository_snapshot"]["files_unchanged"] == len(SAMPLE_FILES)
     # Same commit, same code: the content assets do no work, say why, and keep their row counts.
-    for asset in ("content_chunks", "chunk_embeddings", "observed_facts", "dependency_graph"):
+    # people too: the identities seen (in any repository) and the decisions are the same.
+    for asset in ("content_chunks", "chunk_embeddings", "observed_facts", "dependency_graph", "author_prs_window",
+                  "people"):
         meta = again.assets[asset]
-        assert meta["skipped"] is True and meta["reason"].startswith("unchanged since run"), (asset, meta)
+        assert meta["skipped"] is True and meta["reason"].startswith("unchanged since run"), (asset, meta.get("rerun_because"), meta)
     assert again.assets["content_chunks"]["dagster/row_count"] == total_chunks
     assert services.vectors.count(services.collection, "inc") == total_chunks
 
@@ -94,6 +96,7 @@ def test_incremental_refresh_touches_only_changed_files(services, make_repo, ins
     repo.commit({"cmd/main.go": SAMPLE_FILES["cmd/main.go"] + "\nfunc shutdownGracefully() {}\n"},
                 "touch go", remove=["web/server.js"])
     changed = _refresh(instance, "inc")
+    assert changed.assets["people"]["skipped"] is False  # one more commit: the registry is rebuilt
     snap = changed.assets["repository_snapshot"]
     assert (snap["files_changed"], snap["files_removed"], snap["files_added"]) == (1, 1, 0)
     assert changed.assets["content_chunks"]["files_chunked"] == 1

@@ -38,6 +38,7 @@ async def _lifespan(app: FastAPI):
     # Postgres connections only queue on the pool and fight over the GIL: match the two.
     anyio.to_thread.current_default_thread_limiter().total_tokens = app.state.settings.db_pool_size
     yield
+    runs.close_dagster(app.state)
 
 
 def _install_openapi(app: FastAPI) -> None:

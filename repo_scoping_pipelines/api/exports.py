@@ -145,7 +145,7 @@ def repository_sbom(name: str, svc: Services = Depends(services)) -> Response:
     """One component per declared dependency (package URL, version where pinned, scope, the manifest path
     and line as evidence). A repository without manifests gets a valid BOM without components that says
     its dependencies are unknown."""
-    document = pipeline.sbom_document(svc.reader, name)
+    document = pipeline.document(svc.reader, name, "sbom")
     return Response(content=document.content, media_type=document.media_type)
 
 
@@ -156,7 +156,7 @@ def repository_sbom(name: str, svc: Services = Depends(services)) -> Response:
 def repository_openapi(name: str, svc: Services = Depends(services)) -> Response:
     """Paths and methods of the route facts, path parameters normalised to `{name}`, the evidence
     (path:line) in each operation's description. Without routes: a valid document with no paths."""
-    document = pipeline.openapi_document(svc.reader, name)
+    document = pipeline.document(svc.reader, name, "openapi")
     return Response(content=document.content, media_type=document.media_type)
 
 
@@ -179,10 +179,10 @@ _ENTITY_STREAM = {"type": "array", "items": {"type": "object", "required": ["api
                              "content": {"text/yaml": {"schema": _ENTITY_STREAM}}},
                        **error_responses(404, 503)})
 def repository_catalog_info(name: str, svc: Services = Depends(services)) -> Response:
-    """Component type, lifecycle, owner, tags and dependsOn from observed facts (what is not observed is
-    said in a `repo-scoping.dev/...-unknown` annotation), approved abilities as an annotation, and an API
-    entity whose definition is /openapi.json."""
-    document = pipeline.backstage_document(svc.reader, name)
+    """Component type, lifecycle, owner, tags, dependsOn and consumesApis from observed facts (what is not
+    observed is said in a `repo-scoping.dev/...-unknown` annotation), approved abilities as an annotation,
+    and an API entity whose definition is /openapi.json."""
+    document = pipeline.document(svc.reader, name, "backstage")
     return Response(content=document.content, media_type=document.media_type)
 
 

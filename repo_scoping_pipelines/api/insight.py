@@ -1,4 +1,5 @@
-"""/metrics/hotspots, /metrics/coupling (change_insight) and /metrics/knowledge (knowledge_risk), issue 16."""
+"""/metrics/hotspots, /metrics/coupling (change_insight), /metrics/knowledge and /metrics/codeowners
+(knowledge_risk), issue 16."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from ..storage import catalog
 from ..storage import insight as store
 from .deps import services
 from .errors import ApiError
-from .models import CouplingResponse, HotspotsResponse, KnowledgeResponse, error_responses
+from .models import CodeownersResponse, CouplingResponse, HotspotsResponse, KnowledgeResponse, error_responses
 
 router = APIRouter()
 
@@ -64,3 +65,28 @@ def metrics_knowledge(repository: str = Query(..., min_length=1, max_length=100)
             raise ApiError(404, "not_found", f"no author {person!r} holds lines in {repo.name}")
         out["person"] = who
     return out
+
+
+@router.get("/metrics/codeowners", summary="CODEOWNERS rules compared with who actually wrote the code",
+            response_model=CodeownersResponse, responses=error_responses(400, 404, 503))
+def metrics_codeowners(repository: str = Query(..., min_length=1, max_length=100),
+                       svc: Services = Depends(services)) -> dict:
+    """Per rule of the CODEOWNERS file that applies (the last matching rule governs a file; GitLab: per
+    section): the files it governs at the head, the declared owners, the authors of those lines (git blame)
+    and the share written by a declared owner. `@login` owners are matched through the people registry;
+    teams and roles are `unresolved`. Flags: owner_inactive, undeclared_top_author, no_files. Without a
+    CODEOWNERS file `codeowners` is null and no owner is invented."""
+    repo = catalog.get_repository(svc.reader, repository)
+    summary, rules = store.codeowners_drift_of(svc.reader, repo.id)
+    if summary is None:
+        return {"repository": repo.name, "codeowners": None, "rules": [],
+                "message": f"not compared yet: knowledge_risk has not run for {repo.name}"}
+    if summary["codeowners_file"] is None:
+        from ..facts.codeowners import LOCATIONS
+
+        return {"repository": repo.name, "codeowners": None, "rules": [],
+                "message": f"no CODEOWNERS file found in {repo.name} (looked for {', '.join(LOCATIONS)})"}
+    body = {k: v for k, v in summary.items() if k not in ("codeowners_file", "section_files")}
+    body["computed_at"] = summary["computed_at"].isoformat()
+    return {"repository": repo.name, "codeowners": {"file": summary["codeowners_file"], **body}, "message": None,
+            "rules": rules}

@@ -789,3 +789,66 @@ class KnowledgeResponse(KnowledgeRow):
     repository: str
     islands_list: list[KnowledgeRow] = Field(description="The knowledge islands at or under the path, largest first")
     person: KnowledgePerson | None = None
+
+
+class CodeownersOwner(BaseModel):
+    owner: str = Field(description="As written in CODEOWNERS")
+    kind: Literal["email", "user", "team", "role"]
+    resolved: bool = Field(description="False: the owner cannot be matched to git authors (`unresolved`: a team, "
+                                       "a GitLab role, or a login the people registry does not know)")
+    emails: list[str] = Field(description="The git e-mails the owner was matched by")
+    active: bool | None = Field(description="A commit within the active window; null when unresolved")
+    how: str = Field(description="How the owner was resolved, or why not")
+
+
+class CodeownersAuthor(BaseModel):
+    author: str
+    author_name: str
+    lines: int = Field(description="Governed lines at the head last written by this author")
+    share: float
+    active: bool
+    declared: bool = Field(description="The author is one of the rule's declared owners")
+
+
+class CodeownersRule(BaseModel):
+    rule_order: int = Field(description="0-based rule index in the file: the last matching rule wins")
+    codeowners_file: str
+    line: int = Field(description="Evidence: the rule's line in codeowners_file")
+    pattern: str
+    section: str | None = Field(description="GitLab section; null outside sections")
+    owners: list[str] = Field(description="Declared owners")
+    owner_status: list[CodeownersOwner]
+    files: int = Field(description="Files at the head this rule governs")
+    lines: int
+    declared_lines: int = Field(description="Governed lines last written by a resolved declared owner")
+    declared_share: float | None = Field(description="declared_lines / lines; null when the rule governs no lines "
+                                                     "or none of its owners resolves")
+    top_authors: list[CodeownersAuthor]
+    inactive_owners: list[str]
+    unresolved_owners: list[str]
+    owner_inactive: bool = Field(description="A resolved user owner has no commit in the active window")
+    undeclared_top_author: bool | None = Field(description="The top active author is not a declared owner; null "
+                                                           "when an unresolved owner could be that author")
+    no_files: bool = Field(description="The rule governs no file at the head")
+
+
+class CodeownersSummary(BaseModel):
+    file: str = Field(description="The CODEOWNERS file that applies")
+    syntax: Literal["github", "gitlab"]
+    rules: int
+    rules_with_drift: int
+    files: int
+    lines: int
+    governed_files: int
+    unowned_files: int = Field(description="Files no rule governs")
+    unowned_lines: int
+    warnings: list[str] = Field(description="Malformed lines of the file (ignored)")
+    computed_at: str
+
+
+class CodeownersResponse(BaseModel):
+    repository: str
+    codeowners: CodeownersSummary | None = Field(description="null: no CODEOWNERS file was found, or knowledge_risk "
+                                                             "has not compared yet (see message)")
+    message: str | None = None
+    rules: list[CodeownersRule]

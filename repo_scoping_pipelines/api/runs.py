@@ -49,6 +49,17 @@ def dagster_instance_of(state):
     return instance
 
 
+def close_dagster(state) -> None:
+    """Close what dagster_instance_of opened for this app: its workspace and its instance."""
+    with _instance_lock:
+        instance, stack = getattr(state, "dagster_instance", None), getattr(state, "dagster_instance_stack", None)
+        state.dagster_instance = state.dagster_instance_stack = None
+    if instance is not None:
+        run_ops.close_workspace(instance)
+    if stack is not None:
+        stack.close()
+
+
 class RefreshesIn(BaseModel):
     """Which repositories to refresh (null: every registered one), and whether to re-extract everything."""
 

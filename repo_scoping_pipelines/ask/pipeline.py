@@ -23,10 +23,10 @@ from repo_scoping_pipelines.operations import telemetry
 from repo_scoping_pipelines.safety.redaction import redact, redact_secrets
 from repo_scoping_pipelines.search.query import search
 
+from ..facts.model import KINDS
 from ..services import Services
 from ..storage import abilities as ability_store
 from ..storage import catalog, operations
-from ..storage import chunks as chunk_store
 from ..storage import conversations as store
 from ..storage import facts as fact_store
 from .extractive import extractive_answer
@@ -63,6 +63,10 @@ _KIND_HINTS = {"dependency": r"\bdepend|\buses?\b|\bpackages?\b|\blibrar", "fram
                "route": r"\broutes?\b|\bendpoints?\b|\bhttp\b|\bapi\b", "entry_point": r"\bentry|\bcommands?\b|\bcli\b",
                "license": r"\blicen[cs]e", "ci_job": r"\bci\b|\bpipeline", "dockerfile": r"\bdocker|\bcontainer",
                "tests": r"\btest(s|ing)?\b|\bpytest|\bunittest"}
+
+
+# Lockfile entries (thousands in a package-lock.json) would crowd the declared facts out of the scan.
+ASKED_KINDS = tuple(k for k in KINDS if k != "locked_dependency")
 
 
 class AskError(Exception):
@@ -105,12 +109,18 @@ def _words(text: str) -> set[str]:
     return {w.strip(".-") for w in _WORD.findall(text.lower()) if w.strip(".-") not in _STOP and len(w) > 1}
 
 
+def _content_words(question: str, repos: list) -> set[str]:
+    """The question's words less the repositories' names: every fact of a repository matches its own name
+    ("which dependencies does invoicer declare?" would rank any fact under invoicer/ first)."""
+    return _words(question) - {w for r in repos for w in _words(r.name.replace("_", " ") + " " + r.name)}
+
+
 def _best_facts(lookup: Lookup, repos: list, question: str) -> list[Source]:
-    words = _words(question)
+    words = _content_words(question, repos)
     hinted = {kind for kind, pattern in _KIND_HINTS.items() if re.search(pattern, question, re.IGNORECASE)}
     scored = []
     for repo in repos:
-        rows, _ = fact_store.list_facts(lookup.engine, repo.id, None, limit=3000)
+        rows = fact_store.facts_of_kinds(lookup.engine, repo.id, ASKED_KINDS, limit=3000)
         for row in rows:
             value = row.get("value")
             # a framework's category ("database", "web", ...) lets "the billing database" find psycopg
@@ -126,7 +136,7 @@ def _best_facts(lookup: Lookup, repos: list, question: str) -> list[Source]:
 
 
 def _best_abilities(lookup: Lookup, repos: list, question: str) -> list[Source]:
-    words = _words(question)
+    words = _content_words(question, repos)
     names = {r.name for r in repos}
     scored = []
     for ability in ability_store.search_abilities(lookup.engine, None, limit=500):
@@ -175,8 +185,7 @@ def retrieve(services: Services, prepared: Prepared) -> tuple[list[Source], str 
         query = f"{prepared.history[-1]['question']} {query}"
     outcome = search(services, query[:1000], repository=prepared.repository, limit=SEARCH_LIMIT, mode="hybrid")
     lookup = Lookup(services.reader)
-    texts = chunk_store.chunks_by_ids(services.reader, [h["chunk_id"] for h in outcome.results])
-    chunks = [chunk_source(h, lookup.commit(h["repository"]), texts.get(h["chunk_id"], {}).get("text"))
+    chunks = [chunk_source(h, lookup.commit(h["repository"]), outcome.texts.get(h["chunk_id"]))
               for h in outcome.results]
     if prepared.repository:
         repos = [lookup.repository(prepared.repository)]
@@ -362,15 +371,3 @@ def _record_guardrails(services: Services, run: _Run) -> None:
             operations.record_guardrail(services.engine, counter, subject, detail=detail)
         except Exception:  # counting must never cost the answer
             ops_log.event("ask.guardrail_not_stored", counter=counter)
-
-
-def ask(services: Services, question: str, repository: str | None = None,
-        conversation_id: str | None = None) -> dict:
-    """The whole answer (the `done` payload); AskError when the model server failed."""
-    prepared = prepare(services, question, repository, conversation_id)
-    for name, payload in events(services, prepared):
-        if name == "done":
-            return payload
-        if name == "error":
-            raise AskError(503, payload["code"], payload["message"])
-    raise AskError(503, "ask_failed", "no answer was produced")

@@ -16,6 +16,13 @@ Every field is derived from evidence, and what is not observed is said in an ann
 - metadata.tags: languages and frameworks, normalised to Backstage's tag rule.
 - spec.dependsOn: `component:` references of other registered repositories whose package name (a manifest's
   declared name) this repository declares as a dependency.
+- spec.consumesApis: the `api:` entities of other registered repositories whose discovered routes this
+  repository's HTTP client calls (http_call facts) match: same method (or ANY on either side) and the same
+  path template, segment by segment, a route's `{param}` matching any segment and a call's `{param}` only
+  a route's parameter; the root path `/` is too generic to count. A call that matches this repository's own
+  routes is taken as calling itself, one that matches several other repositories is ambiguous: neither
+  counts (`repo-scoping.dev/consumes-ambiguous` says how many). Each match's call path:line and route
+  path:line are in `repo-scoping.dev/consumes-evidence` (JSON).
 - approved abilities (the reviewed registry) as the `repo-scoping.dev/abilities` annotation (JSON).
 Entity names follow Backstage's rule (`^[a-zA-Z0-9]+([-_.][a-zA-Z0-9]+)*$`, at most 63 characters); a
 repository whose name had to change keeps it in `repo-scoping.dev/repository`.
@@ -31,6 +38,7 @@ from dataclasses import dataclass, field
 import yaml
 
 from ..facts.codeowners import applicable_file
+from .openapi import http_routes, normalise_path
 from .sbom import Document
 
 API_VERSION = "backstage.io/v1alpha1"
@@ -38,8 +46,8 @@ MEDIA_TYPE = "text/yaml"
 PREFIX = "repo-scoping.dev"
 MAX_NAME = 63
 
-_NAME_OK = re.compile(r"^[a-zA-Z0-9]+([-_.][a-zA-Z0-9]+)*$")
-_TAG_OK = re.compile(r"^[a-z0-9:+#]+(-[a-z0-9:+#]+)*$")
+NAME_RULE = re.compile(r"^[a-zA-Z0-9]+([-_.][a-zA-Z0-9]+)*$")
+TAG_RULE = re.compile(r"^[a-z0-9:+#]+(-[a-z0-9:+#]+)*$")
 _WEB_CATEGORIES = {"web", "server"}
 _UI_CATEGORIES = {"ui"}
 _CLI_ENTRY_TYPES = {"console_script", "bin", "cargo_bin"}
@@ -54,13 +62,13 @@ def entity_name(raw: str) -> str:
     name = re.sub(r"[^a-zA-Z0-9]+", lambda m: m.group(0)[0] if m.group(0) in "-_." else "-", raw or "")
     name = re.sub(r"[-_.]{2,}", "-", name).strip("-_.")
     name = name[:MAX_NAME].rstrip("-_.")
-    return name if name and _NAME_OK.match(name) else "unnamed"
+    return name if name and NAME_RULE.match(name) else "unnamed"
 
 
 def tag(raw: str) -> str | None:
     """A Backstage tag (`^[a-z0-9:+#]+(-[a-z0-9:+#]+)*$`, at most 63), or None when nothing is left."""
     value = re.sub(r"[^a-z0-9+#]+", "-", (raw or "").lower()).strip("-")[:MAX_NAME].rstrip("-")
-    return value if value and _TAG_OK.match(value) else None
+    return value if value and TAG_RULE.match(value) else None
 
 
 def owner_reference(owner: str) -> str | None:
@@ -89,6 +97,7 @@ class Inputs:
     top_author: dict | None = None  # {"email", "name", "lines"}: most surviving lines, from history
     packages: dict[str, str] = field(default_factory=dict)  # package name -> other registered repository
     openapi: str | None = None  # the discovered-routes OpenAPI document (JSON text)
+    routes: dict[str, list[dict]] = field(default_factory=dict)  # other registered repository -> its route facts
 
 
 def _of(facts: Iterable[dict], kind: str) -> list[dict]:
@@ -100,7 +109,7 @@ def component_type(facts: list[dict]) -> tuple[str, str]:
     frameworks = _of(facts, "framework")
     categories = {str((f.get("value") or {}).get("category") or "") for f in frameworks}
     entry_types = {str((f.get("value") or {}).get("type") or "") for f in _of(facts, "entry_point")}
-    routes = [f for f in _of(facts, "route") if str((f.get("value") or {}).get("method")) != "INCLUDE"]
+    routes = http_routes(facts)
     if routes:
         return "service", f"{len(routes)} HTTP routes discovered in code"
     web = sorted(f["subject"] for f in frameworks if (f.get("value") or {}).get("category") in _WEB_CATEGORIES)
@@ -161,6 +170,69 @@ def _depends_on(inputs: Inputs) -> list[str]:
     return sorted(f"component:{entity_name(r)}" for r in hits)
 
 
+def api_entity_name(repository: str) -> str:
+    """The name of the API entity of a repository whose routes were discovered."""
+    return entity_name(f"{entity_name(repository)[:MAX_NAME - 4]}-api")
+
+
+_MAX_EVIDENCE = 50
+
+
+def _segments(template: str) -> list[tuple[bool, str]]:
+    """(is a parameter, text) of each non-empty segment of a path template."""
+    return [(bool(re.fullmatch(r"\{[^{}/]+\}", s)), s) for s in template.split("/") if s]
+
+
+def _matches(call: list[tuple[bool, str]], route: list[tuple[bool, str]]) -> bool:
+    return len(call) == len(route) and all(
+        route_param or (not call_param and call_text == route_text)
+        for (call_param, call_text), (route_param, route_text) in zip(call, route, strict=True))
+
+
+def _route_index(facts: Iterable[dict]) -> list[tuple[str, list[tuple[bool, str]], dict]]:
+    out = []
+    for fact in http_routes(facts):
+        value = fact.get("value") or {}
+        method = str(value.get("method") or "").upper()
+        segments = _segments(normalise_path(str(value.get("path") or ""))[0])
+        if method != "WEBSOCKET" and segments:
+            out.append((method, segments, fact))
+    return out
+
+
+def _route_hits(method: str, segments: list[tuple[bool, str]], index) -> list[dict]:
+    return [fact for route_method, route_segments, fact in index
+            if (method == route_method or "ANY" in (method, route_method)) and _matches(segments, route_segments)]
+
+
+def consumed_apis(inputs: Inputs) -> tuple[dict[str, list[dict]], int]:
+    """({`api:` reference: [evidence]}, number of ambiguous calls) from this repository's http_call facts
+    and the other repositories' route facts."""
+    own = _route_index(inputs.facts)
+    others = {repo: _route_index(facts) for repo, facts in sorted(inputs.routes.items())
+              if repo != inputs.repository}
+    others = {repo: index for repo, index in others.items() if index}
+    consumed: dict[str, list[dict]] = {}
+    ambiguous = 0
+    for call in sorted(_of(inputs.facts, "http_call"), key=lambda f: (f["path"], f["line"], f["subject"])):
+        value = call.get("value") or {}
+        method = str(value.get("method") or "ANY").upper()
+        segments = _segments(str(value.get("path") or ""))
+        if not segments or _route_hits(method, segments, own):
+            continue
+        hits = {repo: found for repo, index in others.items() if (found := _route_hits(method, segments, index))}
+        if len(hits) > 1:
+            ambiguous += 1
+            continue
+        for repo, found in hits.items():
+            route = found[0]
+            consumed.setdefault(f"api:{api_entity_name(repo)}", []).append({
+                "call": f"{method} {value.get('url') or value.get('path')}", "at": f"{call['path']}:{call['line']}",
+                "client": value.get("client"), "repository": repo,
+                "route": f"{route['subject']} {route['path']}:{route['line']}"})
+    return consumed, ambiguous
+
+
 def _source_url(source: str) -> str | None:
     if re.match(r"^(https?|ssh|git)://", source):
         return source
@@ -217,11 +289,19 @@ def build_entities(inputs: Inputs) -> list[dict]:
     depends = _depends_on(inputs)
     if depends:
         spec["dependsOn"] = depends
+    consumed, ambiguous = consumed_apis(inputs)
+    if consumed:
+        spec["consumesApis"] = sorted(consumed)
+        annotations[f"{PREFIX}/consumes-evidence"] = json.dumps(
+            [dict(api=api, **e) for api in sorted(consumed) for e in consumed[api]][:_MAX_EVIDENCE])
+    if ambiguous:
+        annotations[f"{PREFIX}/consumes-ambiguous"] = (f"{ambiguous} HTTP client calls match routes of several "
+                                                       "registered repositories; not counted as consumed")
     entities = [{"apiVersion": API_VERSION, "kind": "Component", "metadata": metadata, "spec": spec}]
 
-    routes = [f for f in _of(facts, "route") if str((f.get("value") or {}).get("method")) != "INCLUDE"]
+    routes = http_routes(facts)
     if routes and inputs.openapi:
-        api_name = entity_name(f"{name[:MAX_NAME - 4]}-api")
+        api_name = api_entity_name(inputs.repository)
         spec["providesApis"] = [f"api:{api_name}"]
         entities.append({
             "apiVersion": API_VERSION, "kind": "API",

@@ -18,7 +18,12 @@ from .sbom import Document
 
 OPENAPI_VERSION = "3.1.0"
 MEDIA_TYPE = "application/json"
-_OPERATIONS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+OPERATIONS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+def http_routes(facts: Iterable[dict]) -> list[dict]:
+    """The route facts that are HTTP routes (Django include() mounts are not)."""
+    return [f for f in facts if f["kind"] == "route" and str((f.get("value") or {}).get("method")) != "INCLUDE"]
 EXTENSION = "x-repo-scoping"
 
 # Converter -> JSON schema of the parameter (Flask/Werkzeug and Django path converters).
@@ -102,7 +107,7 @@ def build_openapi(repository: str, commit: str | None, facts: Iterable[dict]) ->
         item = paths.setdefault(template, {})
         if params and "parameters" not in item:
             item["parameters"] = [_parameter(n, s) for n, s in params]
-        operation = method.lower() if method.lower() in _OPERATIONS else \
+        operation = method.lower() if method.lower() in OPERATIONS else \
             "any" if method == "ANY" else "websocket" if method == "WEBSOCKET" else "other"
         evidence.setdefault((template, operation), []).append(fact)
 
@@ -114,7 +119,7 @@ def build_openapi(repository: str, commit: str | None, facts: Iterable[dict]) ->
                  "handler": (f.get("value") or {}).get("handler"), "method": (f.get("value") or {}).get("method")}
                 for f in cited]
         lines = "\n".join(f"- {_evidence(f)}" for f in cited)
-        if operation in _OPERATIONS:
+        if operation in OPERATIONS:
             item[operation] = {
                 "summary": ", ".join(handlers) or template,
                 "description": f"Discovered in code. Evidence:\n{lines}\n\nRequest and response shapes are "

@@ -3,8 +3,10 @@ writing them to export_documents (the Dagster assets)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.engine import Engine
@@ -14,24 +16,9 @@ from ..storage import catalog
 from ..storage import exports as export_store
 from ..storage import facts as fact_store
 from .backstage import Inputs, build_catalog_info
-from .openapi import build_openapi
+from .openapi import build_openapi, http_routes
 from .sbom import Document, build_sbom
 from .timeline import ability_changes, similar, summarise
-
-_PAGE = 10000
-
-
-def _facts(engine: Engine, repository_id: int, kinds: tuple[str, ...]) -> list[dict]:
-    rows: list[dict] = []
-    for kind in kinds:
-        offset = 0
-        while True:
-            page, total = fact_store.list_facts(engine, repository_id, kind, limit=_PAGE, offset=offset)
-            rows += page
-            offset += len(page)
-            if not page or offset >= total:
-                break
-    return rows
 
 
 @dataclass(frozen=True)
@@ -46,37 +33,70 @@ class Source:
 
 def load_source(engine: Engine, name: str, kinds: tuple[str, ...]) -> Source:
     """Raises catalog.NotFound for an unknown repository."""
-    repo = catalog.get_repository(engine, name)
-    snapshot = catalog.latest_snapshot(engine, repo.id)
-    rows = _facts(engine, repo.id, kinds)
+    ((repo, snapshot),) = catalog.repositories_with_snapshots(engine, name)
+    rows = fact_store.facts_of_kinds(engine, repo.id, kinds)
     commit = rows[0]["commit_sha"] if rows else (snapshot["commit_sha"] if snapshot else None)
     return Source(repo, commit, rows, snapshot)
 
 
-def sbom_document(engine: Engine, name: str) -> Document:
-    source = load_source(engine, name, ("manifest", "dependency"))
+def _sbom(source: Source) -> Document:
     return build_sbom(source.repository.name, source.commit, source.facts,
                       timestamp=source.snapshot["created_at"] if source.snapshot else None)
 
 
-def openapi_document(engine: Engine, name: str) -> Document:
-    source = load_source(engine, name, ("route",))
+def _openapi(source: Source) -> Document:
     return build_openapi(source.repository.name, source.commit, source.facts)
 
 
+# What each per-repository document is built from: the fact kinds it reads, and the builder.
+FROM_FACTS: dict[str, tuple[tuple[str, ...], Callable[[Source], Document]]] = {
+    "sbom": (("manifest", "dependency", "locked_dependency"), _sbom), "openapi": (("route",), _openapi)}
+
+
 BACKSTAGE_KINDS = ("language", "framework", "codeowners", "entry_point", "route", "manifest", "dependency",
-                   "dockerfile", "helm_chart", "compose_service", "ci_job")
+                   "dockerfile", "helm_chart", "compose_service", "ci_job", "http_call")
 
 
-def backstage_inputs(engine: Engine, name: str) -> Inputs:
+@dataclass(frozen=True)
+class Outside:
+    """What catalog-info.yaml takes from beyond the repository's own facts."""
+
+    repository_id: int
+    abilities: list[dict]  # the approved registry rows
+    top_author: dict | None
+    packages: dict[str, str]  # every registered repository's package names
+    routes: dict[str, list[dict]] = field(default_factory=dict)  # every repository's route facts (consumesApis)
+
+
+def backstage_outside(engine: Engine, name: str, packages: dict[str, str] | None = None,
+                      routes: dict[str, list[dict]] | None = None) -> Outside:
+    """`packages` and `routes` when the caller already has them (several repositories in a row)."""
+    repo = catalog.get_repository(engine, name)
+    return Outside(repo.id, ability_store.repository_abilities(engine, repo.id), export_store.top_author(engine, repo.id),
+                   export_store.package_names(engine) if packages is None else packages,
+                   export_store.route_facts(engine) if routes is None else routes)
+
+
+def outside_digest(outside: Outside, name: str) -> str:
+    """A short hash of what catalog-info.yaml of `name` takes from outside its own facts: a change to any of
+    it (an approval, the top author, another repository's package names or routes) changes the document."""
+    routes = sorted((repo, f["subject"]) for repo, facts in outside.routes.items() if repo != name for f in facts)
+    return hashlib.sha256(json.dumps([sorted(a["key"] for a in outside.abilities), outside.top_author,
+                                      sorted(outside.packages.items()), routes], default=str).encode()
+                          ).hexdigest()[:16]
+
+
+def backstage_inputs(engine: Engine, name: str, packages: dict[str, str] | None = None,
+                     outside: Outside | None = None, routes: dict[str, list[dict]] | None = None) -> Inputs:
+    """What catalog-info.yaml is built from."""
+    outside = outside or backstage_outside(engine, name, packages, routes)
     source = load_source(engine, name, BACKSTAGE_KINDS)
     repo = source.repository
-    routes = [f for f in source.facts if f["kind"] == "route"]
+    routes = http_routes(source.facts)
     openapi = build_openapi(repo.name, source.commit, routes).content if routes else None
     return Inputs(repository=repo.name, source=repo.source, commit=source.commit, facts=source.facts,
-                  abilities=ability_store.repository_abilities(engine, repo.id),
-                  top_author=export_store.top_author(engine, repo.id),
-                  packages=export_store.package_names(engine), openapi=openapi)
+                  abilities=outside.abilities, top_author=outside.top_author, packages=outside.packages,
+                  openapi=openapi, routes={r: http_routes(f) for r, f in outside.routes.items() if r != repo.name})
 
 
 def backstage_document(engine: Engine, name: str) -> Document:
@@ -84,23 +104,33 @@ def backstage_document(engine: Engine, name: str) -> Document:
     return build_catalog_info(backstage_inputs(engine, name))
 
 
-BUILDERS: dict[str, Callable[[Engine, str], Document]] = {"sbom": sbom_document, "openapi": openapi_document,
-                                                          "backstage": backstage_document}
+def document(engine: Engine, name: str, kind: str) -> Document:
+    """The export `kind` (sbom, openapi, backstage) of repository `name`, built now from what is stored."""
+    if kind == "backstage":
+        return backstage_document(engine, name)
+    kinds, build = FROM_FACTS[kind]
+    return build(load_source(engine, name, kinds))
 
 
 @dataclass(frozen=True)
 class Written:
     document: Document
     changed: bool
+    source: Source  # the facts it was built from (the asset checks compare with them)
+
+
+def store_export(engine: Engine, repository_id: int, kind: str, document: Document) -> bool:
+    """Keep the latest document of `kind` (export_documents); True when its content changed."""
+    return export_store.store_document(engine, repository_id, kind, document.commit, document.media_type,
+                                       document.content, document.content_hash)
 
 
 def write_export(engine: Engine, name: str, kind: str) -> Written:
-    """Build the export `kind` of repository `name` and store it (export_documents)."""
-    document = BUILDERS[kind](engine, name)
-    repo = catalog.get_repository(engine, name)
-    changed = export_store.store_document(engine, repo.id, kind, document.commit, document.media_type,
-                                          document.content, document.content_hash)
-    return Written(document, changed)
+    """Build the export `kind` (sbom, openapi) of repository `name` from its facts and store it."""
+    kinds, build = FROM_FACTS[kind]
+    source = load_source(engine, name, kinds)
+    document = build(source)
+    return Written(document, store_export(engine, source.repository.id, kind, document), source)
 
 
 def repository_ability_changes(engine: Engine, name: str, since: str | None = None) -> dict:

@@ -1,10 +1,14 @@
-"""A CycloneDX 1.6 JSON SBOM from observed manifest and dependency facts, built with the CycloneDX
-Python library (cyclonedx-python-lib).
+"""A CycloneDX 1.6 JSON SBOM from observed manifest, dependency and locked_dependency facts, built with
+the CycloneDX Python library (cyclonedx-python-lib).
 
-One component per dependency fact: the manifest path and line are its evidence (an occurrence) and
-its properties; a version only where the manifest pins one exactly (`==1.2`, a go.mod version, a bare
-npm/Composer/Gem version...), otherwise the declared constraint is a property and the version is left
-out. Nothing is resolved: lockfiles and transitive dependencies are not read, and the document says so.
+One component per dependency fact (a direct dependency, `repo-scoping:direct=true`): the manifest path
+and line are its evidence (an occurrence) and its properties. Its version is the one the nearest
+lockfile of its ecosystem (in the manifest's directory or above it) pins for it, with that lockfile's
+path and line as a second occurrence; without a lockfile, a version only where the manifest pins one
+exactly (`==1.2`, a go.mod version, a bare npm/Composer/Gem version...), otherwise the declared
+constraint is a property and the version is left out. Every locked package no manifest declares is a
+component of its own (`repo-scoping:direct=false`, the lockfile line as evidence). Which package requires
+which is not recorded, and the document says so.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import hashlib
 import json
 import re
 import uuid
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -48,6 +53,8 @@ _SCOPES = {"runtime": ComponentScope.REQUIRED, "optional": ComponentScope.OPTION
            "dev": ComponentScope.EXCLUDED, "build": ComponentScope.EXCLUDED, "parent": ComponentScope.REQUIRED}
 # Value keys of a dependency fact written as properties (besides ecosystem, constraint, scope, manifest).
 _EXTRA_KEYS = ("group", "extras", "markers", "url", "indirect", "maven_scope", "optional", "configuration")
+
+_LOCK_KEYS = ("source", "resolved", "index", "groups", "nested")
 
 _SEMVER = re.compile(r"^v?\d+(\.\d+)*([-+][0-9A-Za-z.+-]+)?$")
 
@@ -130,15 +137,33 @@ def _prop(name: str, value: object) -> Property:
     return Property(name=f"{NS}:{name}", value=str(value).lower() if isinstance(value, bool) else str(value))
 
 
-def _component(fact: dict) -> Component:
+def _lock_properties(lock: dict) -> list[Property]:
+    value = lock.get("value") or {}
+    return [_prop("lock-fact-id", lock["fact_id"]), _prop("lockfile", lock["path"]),
+            _prop("lockfile-line", lock["line"]), _prop("locked-version", value.get("version") or "")] + [
+        _prop(f"lock-{key}", value[key]) for key in _LOCK_KEYS if value.get(key) not in (None, "", False, [])]
+
+
+def _evidence(purl: PackageURL | None, facts: list[dict]) -> ComponentEvidence:
+    confidence = Decimal(str(round(min(float(f.get("confidence", 1.0)) for f in facts), 4)))
+    return ComponentEvidence(
+        identity=[Identity(field=IdentityField.PURL if purl else IdentityField.NAME, confidence=confidence,
+                           methods=[Method(technique=AnalysisTechnique.MANIFEST_ANALYSIS, confidence=confidence,
+                                           value=f"{f['path']}:{f['line']}") for f in facts])],
+        occurrences=[Occurrence(location=f["path"], line=int(f["line"])) for f in facts])
+
+
+def _component(fact: dict, lock: dict | None = None) -> Component:
+    """A declared (direct) dependency; `lock` is the locked_dependency fact pinning it, if any."""
     value = fact.get("value") or {}
     ecosystem = str(value.get("ecosystem") or "")
     constraint = str(value.get("constraint") or "")
     scope = str(value.get("scope") or "")
-    version = pinned_version(ecosystem, constraint)
+    locked = str((lock.get("value") or {}).get("version") or "") if lock else ""
+    version = locked or pinned_version(ecosystem, constraint)
     purl = package_url(ecosystem, fact["subject"], version)
     group, name = _coordinates(ecosystem, fact["subject"])
-    properties = [_prop("fact-id", fact["fact_id"]), _prop("ecosystem", ecosystem),
+    properties = [_prop("fact-id", fact["fact_id"]), _prop("ecosystem", ecosystem), _prop("direct", True),
                   _prop("manifest", fact["path"]), _prop("manifest-line", fact["line"]),
                   _prop("scope", scope or "unknown"),
                   _prop("version-constraint", constraint if constraint else "none declared")]
@@ -147,16 +172,51 @@ def _component(fact: dict) -> Component:
                                 + (f"the range {constraint!r}" if constraint else "no version")
                                 + "; the resolved version is not observed"))
     properties += [_prop(key, value[key]) for key in _EXTRA_KEYS if value.get(key) not in (None, "", False, [])]
-    confidence = Decimal(str(round(float(fact.get("confidence", 1.0)), 4)))
-    evidence = ComponentEvidence(
-        identity=[Identity(field=IdentityField.PURL if purl else IdentityField.NAME, confidence=confidence,
-                           methods=[Method(technique=AnalysisTechnique.MANIFEST_ANALYSIS, confidence=confidence,
-                                           value=f"{fact['path']}:{fact['line']}")])],
-        occurrences=[Occurrence(location=fact["path"], line=int(fact["line"]))])
+    if lock:
+        properties += _lock_properties(lock)
     return Component(
         type=ComponentType.LIBRARY, name=name, group=group, version=version, purl=purl,
         bom_ref=BomRef(f"dependency:{fact['fact_id']}"), scope=_SCOPES.get(scope), properties=properties,
-        evidence=evidence)
+        evidence=_evidence(purl, [fact, lock] if lock else [fact]))
+
+
+def _locked_component(lock: dict) -> Component:
+    """A package a lockfile pins that no manifest declares: a transitive dependency."""
+    value = lock.get("value") or {}
+    ecosystem = str(value.get("ecosystem") or "")
+    scope = str(value.get("scope") or "")
+    version = str(value.get("version") or "") or None
+    purl = package_url(ecosystem, lock["subject"], version)
+    group, name = _coordinates(ecosystem, lock["subject"])
+    properties = [_prop("ecosystem", ecosystem), _prop("direct", False), _prop("scope", scope or "unknown")]
+    properties += _lock_properties(lock)
+    return Component(
+        type=ComponentType.LIBRARY, name=name, group=group, version=version, purl=purl,
+        bom_ref=BomRef(f"locked:{lock['fact_id']}"), scope=_SCOPES.get(scope), properties=properties,
+        evidence=_evidence(purl, [lock]))
+
+
+def _directory(path: str) -> str:
+    return path.rsplit("/", 1)[0] if "/" in path else ""
+
+
+def _match_locks(dependencies: list[dict], locks: list[dict]) -> dict[str, dict]:
+    """fact_id of a dependency -> the locked_dependency pinning it: same ecosystem and name, in the
+    nearest lockfile at or above the manifest's directory (a top-level copy before a nested one)."""
+    by_package: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for lock in locks:
+        by_package[(str((lock.get("value") or {}).get("ecosystem") or ""), lock["subject"])].append(lock)
+    matched = {}
+    for fact in dependencies:
+        value = fact.get("value") or {}
+        directory = _directory(str(value.get("manifest") or fact["path"]))
+        candidates = [lock for lock in by_package.get((str(value.get("ecosystem") or ""), fact["subject"]), [])
+                      if (d := _directory(lock["path"])) == "" or directory == d or directory.startswith(d + "/")]
+        if candidates:
+            matched[fact["fact_id"]] = min(candidates, key=lambda lock: (
+                -len(_directory(lock["path"])), bool((lock.get("value") or {}).get("nested")), lock["path"],
+                lock["line"]))
+    return matched
 
 
 def build_sbom(repository: str, commit: str | None, facts: Iterable[dict], *,
@@ -168,16 +228,28 @@ def build_sbom(repository: str, commit: str | None, facts: Iterable[dict], *,
     manifests = sorted((f for f in facts if f["kind"] == "manifest"), key=lambda f: (f["path"], f["line"]))
     dependencies = sorted((f for f in facts if f["kind"] == "dependency"),
                           key=lambda f: (f["path"], f["line"], f["subject"], f["fact_id"]))
+    locks = sorted((f for f in facts if f["kind"] == "locked_dependency"),
+                   key=lambda f: (f["path"], f["line"], f["subject"], f["fact_id"]))
+    matched = _match_locks(dependencies, locks)
+    used = {lock["fact_id"] for lock in matched.values()}
+    transitive = [lock for lock in locks if lock["fact_id"] not in used]
+    lockfiles = sorted({lock["path"] for lock in locks})
     unknown = []
-    if not manifests and not dependencies:
+    if not manifests and not dependencies and not locks:
         unknown.append("dependencies: no dependency manifest was observed in this repository, so its "
                        "dependencies are unknown (not known to be none)")
-    else:
+    elif not locks:
         unknown.append("transitive dependencies and resolved versions: only the dependencies declared in "
-                       "manifests are listed; lockfiles and installed packages are not read")
+                       "manifests are listed; no lockfile was observed and installed packages are not read")
+    else:
+        unknown.append("dependency edges: the packages the lockfiles pin are listed, but which package "
+                       "requires which is not recorded; dependencies of manifests without a lockfile are "
+                       "declared, not resolved")
     metadata_properties = [_prop("repository", repository), _prop("commit", commit or "unknown"),
-                           _prop("manifests", len(manifests)), _prop("dependencies", len(dependencies))]
+                           _prop("manifests", len(manifests)), _prop("dependencies", len(dependencies)),
+                           _prop("lockfiles", len(lockfiles)), _prop("locked-packages", len(locks))]
     metadata_properties += [_prop("manifest", f"{m['path']}:{m['line']}") for m in manifests]
+    metadata_properties += [_prop("lockfile", path) for path in lockfiles]
     metadata_properties += [_prop("unknown", text) for text in unknown]
 
     root = Component(type=ComponentType.APPLICATION, name=repository, version=commit,
@@ -185,9 +257,11 @@ def build_sbom(repository: str, commit: str | None, facts: Iterable[dict], *,
                      properties=[_prop("component", "the registered repository (source at this commit)")])
     tool = Component(type=ComponentType.APPLICATION, name=TOOL_NAME, version=TOOL_VERSION,
                      bom_ref=BomRef(f"tool:{TOOL_NAME}"))
-    components = [_component(f) for f in dependencies]
+    direct = [_component(f, matched.get(f["fact_id"])) for f in dependencies]
+    components = direct + [_locked_component(lock) for lock in transitive]
     key = json.dumps([repository, commit, [(f["fact_id"], f["value"]) for f in dependencies],
-                      [(m["path"], m["line"]) for m in manifests]], sort_keys=True, default=str)
+                      [(m["path"], m["line"]) for m in manifests]]
+                     + ([[(f["fact_id"], f["value"]) for f in locks]] if locks else []), sort_keys=True, default=str)
     bom = Bom(serial_number=uuid.uuid5(uuid.NAMESPACE_URL, f"repo-scoping:sbom:{key}"),
               metadata=BomMetaData(component=root, properties=metadata_properties,
                                    timestamp=timestamp or datetime.now(UTC)),
@@ -195,7 +269,7 @@ def build_sbom(repository: str, commit: str | None, facts: Iterable[dict], *,
     bom.metadata.tools.components.add(tool)
     # Only the root's direct dependencies: a component without its own entry has unknown dependencies
     # (CycloneDX 1.6), which is what a manifest tells of them; an empty entry would claim it has none.
-    bom.register_dependency(root, components)
+    bom.register_dependency(root, direct)
     data = json.loads(JsonV1Dot6(bom).output_as_string())
     # The library writes an empty entry for every component without one, which in CycloneDX 1.6 says
     # "depends on nothing": keep only the entries we know (the root's direct dependencies).

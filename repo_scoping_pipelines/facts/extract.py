@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from ..chunking.code import MAX_PARSE_BYTES, get_parser
 from ..collectors import languages
-from . import codeowners, delivery, entrypoints, manifests
+from . import codeowners, delivery, entrypoints, lockfiles, manifests
+from .http_calls import extract_http_calls
 from .imports import extract_imports
 from .license_docs_tests import is_license_file, is_readme, is_test_file, license_file_facts, readme_facts
 from .model import FileExtraction
 from .routes import extract_routes
 
 # Bump when an extractor changes what it returns: every file is then extracted again.
-EXTRACTOR_VERSION = "1"
+EXTRACTOR_VERSION = "2"  # 2: http_call facts
 
 
 def family_of(record: dict) -> str | None:
@@ -27,6 +28,8 @@ def family_of(record: dict) -> str | None:
         return "readme"
     if is_license_file(path):
         return "license"
+    if lockfiles.is_lockfile(path) and not record["is_documentation"]:  # generated, but they pin what is used
+        return None if is_test_file(path) else "lockfile"
     if record["is_generated"] or record["is_documentation"]:
         return None  # examples and docs declare nothing about the project itself
     fixture = is_test_file(path)
@@ -62,6 +65,8 @@ def extract_file(path: str, family: str, text: str, language: str | None) -> Fil
     try:
         if family == "manifest":
             return manifests.extract(path, text)
+        if family == "lockfile":
+            return lockfiles.extract(path, text)
         if family == "delivery":
             return delivery.extract(path, text)
         if family == "entrypoint":
@@ -92,6 +97,7 @@ def _code(path: str, text: str, grammar: str) -> FileExtraction:
     if is_test_file(path):
         return out  # routes and mains in tests are fixtures, not the application's
     out.facts.extend(extract_routes(grammar, path, root, imports))
+    out.facts.extend(extract_http_calls(grammar, path, root, imports))
     mains = _MAINS.get(languages.grammar_family(grammar) or "")
     if mains is not None:
         out.facts.extend(mains(path, root))

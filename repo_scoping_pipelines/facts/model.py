@@ -8,8 +8,9 @@ from typing import Any
 
 # Every kind of fact the extractors produce; the API validates ?kind= against this list.
 KINDS = (
-    "language", "manifest", "dependency", "framework", "entry_point", "route", "ci_job", "dockerfile",
-    "compose_service", "helm_chart", "license", "tests", "documentation", "codeowners",
+    "language", "manifest", "dependency", "locked_dependency", "framework", "entry_point", "route", "ci_job",
+    "dockerfile", "compose_service", "helm_chart", "license", "tests", "documentation", "codeowners",
+    "http_call",
 )
 
 

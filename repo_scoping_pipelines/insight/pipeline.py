@@ -122,7 +122,18 @@ class KnowledgeResult:
     active_authors: int = 0
     repository: dict = field(default_factory=dict)  # the "" row: lines, bus_factor, islands, ...
     top_islands: list[tuple] = field(default_factory=list)
+    codeowners: CodeownersResult | None = None
     seconds: float = 0.0
+
+
+@dataclass
+class CodeownersResult:
+    file: str | None = None  # the CODEOWNERS file that applies; None: none found
+    rules: int = 0
+    rules_with_drift: int = 0
+    unowned_files: int = 0
+    unowned_lines: int = 0
+    top_drift: list[tuple] = field(default_factory=list)  # (line, pattern, owners, declared share, flags)
 
 
 def compute_knowledge(engine: Engine, repository_id: int, checkout: Path, head: str, inventory: dict[str, dict], *,
@@ -169,5 +180,64 @@ def compute_knowledge(engine: Engine, repository_id: int, checkout: Path, head: 
     result.repository = next((r for r in path_rows if r["path"] == ""), {})
     islands = sorted((r for r in path_rows if r["is_island"]), key=lambda r: (-r["lines"], r["path"]))
     result.top_islands = [(r["path"], r["top_author_name"], r["lines"], round(r["top_share"], 3)) for r in islands[:10]]
+    result.codeowners = compute_codeowners_drift(engine, repository_id, inventory, owners, active, as_of=as_of)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _identities(engine: Engine) -> dict[str, list[str]]:
+    """`email:ADDR` and `github:LOGIN` -> the lowercase e-mails of that identity's person (people registry)."""
+    from ..storage import people as people_store
+
+    emails = people_store.person_map(engine, "email")
+    by_person: dict[str, list[str]] = {}
+    for address, (person_id, _name) in emails.items():
+        by_person.setdefault(person_id, []).append(address.lower())
+    out = {f"email:{a.lower()}": by_person[p] for a, (p, _n) in emails.items()}
+    for login, (person_id, _name) in people_store.person_map(engine, "github").items():
+        if by_person.get(person_id):
+            out[f"github:{login.lower()}"] = by_person[person_id]
+    return out
+
+
+def compute_codeowners_drift(engine: Engine, repository_id: int, inventory: dict[str, dict], owners: pd.DataFrame,
+                             active: set[str], *, as_of: datetime) -> CodeownersResult:
+    """Compare the CODEOWNERS file that applies (its `codeowners` facts) with the line authors at the head,
+    and replace the stored comparison (insight/codeowners_drift.py)."""
+    from ..facts.codeowners import applicable_file
+    from ..storage import facts as facts_store
+    from . import codeowners_drift as drift_mod
+
+    facts = facts_store.facts_of_kinds(engine, repository_id, ("codeowners",))
+    applies = applicable_file(set(inventory) | {f["path"] for f in facts})
+    out = CodeownersResult(file=applies)
+    if applies is None:
+        summary = {"codeowners_file": None, "syntax": None, "rules": 0, "rules_with_drift": 0, "files": len(inventory),
+                   "lines": int(owners["lines"].sum()) if not owners.empty else 0, "governed_files": 0,
+                   "unowned_files": len(inventory), "unowned_lines": int(owners["lines"].sum()) if not owners.empty
+                   else 0, "section_files": {}, "warnings": [], "computed_at": as_of}
+        out.unowned_files, out.unowned_lines = summary["unowned_files"], summary["unowned_lines"]
+        store.replace_codeowners_drift(engine, repository_id, summary, [])
+        return out
+    mine = [f for f in facts if f["path"] == applies]
+    rules = [drift_mod.rule_from_fact(f) for f in mine]
+    syntax = next(((f.get("value") or {}).get("syntax") for f in mine), None) or (
+        "gitlab" if applies.startswith(".gitlab/") else "github")
+    warnings = store.extraction_warnings(engine, repository_id, applies)
+    result = drift_mod.drift(rules, list(inventory), owners, active, _identities(engine))
+    rows = [{"rule_order": r["order"], "codeowners_file": applies,
+             **{k: v for k, v in r.items() if k != "order"}} for r in result.rules]
+    summary = {"codeowners_file": applies, "syntax": syntax, "rules": len(rows),
+               "rules_with_drift": result.rules_with_drift, "files": result.files, "lines": result.lines,
+               "governed_files": result.governed_files, "unowned_files": result.unowned_files,
+               "unowned_lines": result.unowned_lines, "section_files": result.section_files, "warnings": warnings,
+               "computed_at": as_of}
+    store.replace_codeowners_drift(engine, repository_id, summary, rows)
+    out.rules, out.rules_with_drift = len(rows), result.rules_with_drift
+    out.unowned_files, out.unowned_lines = result.unowned_files, result.unowned_lines
+    flagged = [r for r in result.rules if drift_mod.drifts(r)]
+    out.top_drift = [(r["line"], r["pattern"], " ".join(r["owners"]) or "(none)",
+                      "-" if r["declared_share"] is None else round(r["declared_share"], 3),
+                      ", ".join(k for k in ("owner_inactive", "undeclared_top_author", "no_files") if r[k]))
+                     for r in flagged[:10]]
+    return out

@@ -532,15 +532,46 @@ class PeopleResult:
     seconds: float
 
 
-def compute_people(engine: Engine) -> PeopleResult:
-    """Rebuild the people registry from every identity seen and every manual decision."""
+@dataclass(frozen=True)
+class PeopleInputs:
+    """What the people registry is built from: every identity seen (storage.people.registry_inputs)
+    and every manual decision."""
+
+    frames: dict
+    decisions: list[tuple[str, str, str | None]]
+
+    def fingerprint(self) -> str:
+        """A hash of the inputs, independent of row order: the same inputs build the same registry."""
+        import hashlib
+
+        import pandas as pd
+
+        digest = hashlib.sha256()
+        for name in sorted(self.frames):
+            frame = self.frames[name]
+            ordered = frame.sort_values(list(frame.columns)).reset_index(drop=True) if len(frame) else frame
+            digest.update(name.encode())
+            digest.update(pd.util.hash_pandas_object(ordered.astype(str), index=False).values.tobytes())
+        digest.update(repr(self.decisions).encode())
+        return digest.hexdigest()[:24]
+
+
+def people_inputs(engine: Engine) -> PeopleInputs:
+    from ..storage import people as people_store
+
+    return PeopleInputs(people_store.registry_inputs(engine), people_store.decisions(engine))
+
+
+def compute_people(engine: Engine, inputs: PeopleInputs | None = None) -> PeopleResult:
+    """Rebuild the people registry from every identity seen and every manual decision (read now
+    unless `inputs` were read already)."""
     from ..storage import people as people_store
     from .people import build_registry
 
     started = time.perf_counter()
-    inputs = people_store.registry_inputs(engine)
-    registry = build_registry(inputs["git"], inputs["github"], inputs["linkage"], inputs["redmine"],
-                              people_store.decisions(engine))
+    inputs = inputs or people_inputs(engine)
+    frames = inputs.frames
+    registry = build_registry(frames["git"], frames["github"], frames["linkage"], frames["redmine"], inputs.decisions)
     changed = people_store.replace_registry(engine, registry.identities, registry.people, registry.suggestions)
     top = registry.people.sort_values(["identities", "display_name"], ascending=[False, True]).head(10)
     return PeopleResult(people=len(registry.people), identities=len(registry.identities),

@@ -1,21 +1,18 @@
 """Live progress of a refresh run for the terminal: which asset is running, done, skipped or failed.
 
-`watch_run` follows a run's event log in the Dagster instance from a background thread (the run
-itself executes in the calling thread with a run id chosen beforehand), so the CLI shows progress
-from the same records the UI shows. `RunProgress` keeps one row per step and renders it with rich.
+`RunProgress.apply` is a Dagster event listener (`instance.add_event_listener(run_id, ...)`): the
+in-process run hands it each event as it stores it, so the CLI shows the same records the UI shows.
+It keeps one row per step and renders them with rich.
 """
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import dagster as dg
 from rich.table import Table
 
-POLL_S = 0.25
 STATUS_STYLE = {"queued": "dim", "running": "yellow", "done": "green", "skipped": "cyan", "failed": "bold red"}
 
 
@@ -80,31 +77,9 @@ class RunProgress:
         for column, justify in (("asset", "left"), ("status", "left"), ("elapsed", "right"), ("rows", "right"),
                                 ("note", "left")):
             table.add_column(column, justify=justify)
-        for row in self.steps.values():
+        for row in list(self.steps.values()):  # apply() may add a row meanwhile (the run's thread)
             elapsed = row.elapsed if row.elapsed is not None else (now - row.started if row.started else None)
             table.add_row(row.asset, f"[{STATUS_STYLE[row.status]}]{row.status}[/]",
                           "" if elapsed is None else f"{elapsed:.1f}s",
                           "" if row.rows is None else str(row.rows), row.note)
         return table
-
-
-def watch_run(instance: dg.DagsterInstance, run_id: str, on_entry: Callable[[dg.EventLogEntry], None],
-              stop: threading.Event) -> threading.Thread:
-    """Call `on_entry` for each event of `run_id` as it is stored, until `stop` is set (then drains)."""
-
-    def follow() -> None:
-        cursor = None
-        while True:
-            finished = stop.is_set()
-            connection = instance.get_records_for_run(run_id, cursor=cursor)
-            for record in connection.records:
-                on_entry(record.event_log_entry)
-            cursor = connection.cursor if connection.records else cursor
-            if finished and not connection.has_more:
-                return
-            if not connection.has_more:
-                stop.wait(POLL_S)
-
-    thread = threading.Thread(target=follow, name=f"progress-{run_id[:8]}", daemon=True)
-    thread.start()
-    return thread

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from repo_scoping_pipelines.operations.deployment import CODE_LOCATION_MODULE, LOCATION_NAME
-from repo_scoping_pipelines.operations.health import DAEMON_HEARTBEAT_TOLERANCE_S
+from repo_scoping_pipelines.operations.health import daemon_liveness
 from repo_scoping_pipelines.run_tags import FULL_REFRESH_TAG
 from repo_scoping_pipelines.safety.redaction import redact
 
@@ -117,8 +117,9 @@ def list_runs(instance: dg.DagsterInstance, statuses: list[str] | None = None, r
     return [run_summary(r) for r in records]
 
 
-def count_by_status(instance: dg.DagsterInstance) -> dict[str, int]:
-    return {name: instance.get_runs_count(dg.RunsFilter(statuses=members)) for name, members in STATUS_GROUPS.items()}
+def count_by_status(instance: dg.DagsterInstance, job_name: str | None = None) -> dict[str, int]:
+    return {name: instance.get_runs_count(dg.RunsFilter(job_name=job_name, statuses=members))
+            for name, members in STATUS_GROUPS.items()}
 
 
 def _error_message(error) -> str:
@@ -150,18 +151,23 @@ def run_detail(instance: dg.DagsterInstance, run_id: str) -> dict | None:
         materializations.append({"asset": mat.asset_key.to_user_string(), "partition": mat.partition,
                                  "step_key": event.event_log_entry.step_key, "at": _iso(event.timestamp),
                                  "rows": _rows(mat.metadata)})
+    return {**run_summary(record), "steps": steps, "materializations": materializations,
+            "error": run_error(instance, run_id)}
+
+
+def run_error(instance: dg.DagsterInstance, run_id: str) -> dict | None:
+    """The first step failure of the run (it says most), else the run's own failure message; None."""
     error = None
     failures = instance.get_records_for_run(
         run_id, of_type={dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.RUN_FAILURE}).records
-    for event in failures:  # the first step failure says most; else the run's own failure message
+    for event in failures:
         dagster_event = event.event_log_entry.dagster_event
         if dagster_event.event_type == dg.DagsterEventType.STEP_FAILURE:
-            error = {"step_key": dagster_event.step_key,
-                     "message": _error_message(dagster_event.event_specific_data.error)}
-            break
+            return {"step_key": dagster_event.step_key,
+                    "message": _error_message(dagster_event.event_specific_data.error)}
         if error is None:
             error = {"step_key": None, "message": redact(event.event_log_entry.message or "run failed")[:1000]}
-    return {**run_summary(record), "steps": steps, "materializations": materializations, "error": error}
+    return error
 
 
 def event_payload(record) -> dict:
@@ -203,9 +209,9 @@ def queue_daemon_problem(instance: dg.DagsterInstance) -> str | None:
     beat = (instance.get_daemon_heartbeats() or {}).get("QUEUED_RUN_COORDINATOR")
     if beat is None:
         return "no dagster-daemon is running (no run-queue heartbeat): start it with `repo-scoping up`"
-    age = datetime.now(UTC).timestamp() - beat.timestamp
-    if age > DAEMON_HEARTBEAT_TOLERANCE_S:
-        return f"the dagster-daemon is down: its last run-queue heartbeat was {age:.0f} s ago"
+    liveness = daemon_liveness({"QUEUED_RUN_COORDINATOR": beat})
+    if not liveness["alive"]:
+        return f"the dagster-daemon is down: its last run-queue heartbeat was {liveness['heartbeat_age_s']:.0f} s ago"
     return None
 
 
@@ -231,12 +237,13 @@ def _workspace(instance: dg.DagsterInstance):
         return context.create_request_context()
 
 
-def close_workspaces() -> None:
+def close_workspace(instance: dg.DagsterInstance) -> None:
+    """Close the workspace loaded for `instance` (if any)."""
     with _workspace_lock:
-        for context in _workspaces.values():
-            with contextlib.suppress(Exception):
-                context.__exit__(None, None, None)
-        _workspaces.clear()
+        context = _workspaces.pop(id(instance), None)
+    if context is not None:
+        with contextlib.suppress(Exception):
+            context.__exit__(None, None, None)
 
 
 @contextlib.contextmanager

@@ -115,14 +115,14 @@ class DagsterRunsCollector:
         import dagster as dg
         from prometheus_client.core import SummaryMetricFamily
 
-        from repo_scoping_pipelines.operations.runs import FINISHED, REFRESH_JOB, STATUS_GROUPS
+        from repo_scoping_pipelines.operations.runs import FINISHED, REFRESH_JOB, count_by_status
 
         instance = self._instance_factory()
         runs = GaugeMetricFamily("repo_scoping_dagster_refresh_runs",
                                  "Refresh runs recorded in the Dagster instance (any process, daemon included), "
                                  "by status", labels=["status"])
-        for status, members in STATUS_GROUPS.items():
-            runs.add_metric([status], instance.get_runs_count(dg.RunsFilter(job_name=REFRESH_JOB, statuses=members)))
+        for status, count in count_by_status(instance, REFRESH_JOB).items():
+            runs.add_metric([status], count)
         durations = [r.end_time - r.start_time for r in instance.get_run_records(
             dg.RunsFilter(job_name=REFRESH_JOB, statuses=list(FINISHED)), limit=self.RECENT_RUNS)
             if r.start_time and r.end_time]

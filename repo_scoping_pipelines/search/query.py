@@ -46,6 +46,7 @@ class SearchOutcome:
     fallback: str | None = None  # "postgres_keyword" when Milvus could not answer
     notice: str | None = None
     facets: dict[str, dict[str, int]] = field(default_factory=lambda: rank.facets([]))
+    texts: dict[int, str] = field(default_factory=dict)  # chunk id -> whole text, for /ask (not in the API)
 
 
 @dataclass(frozen=True)
@@ -110,9 +111,9 @@ def search(services: Services, q: str, *, repository: str | None = None, limit: 
         ops_log.event("search.fallback", level=logging.WARNING, mode=mode, reason=reason)
         return _fallback(services, q, keyword, repository, limit, mode, flt, weights, started, reason)
     breaker.reset()
-    results = _results(services, ranked[:limit])
+    results, texts = _results(services, ranked[:limit])
     telemetry.SEARCH_LATENCY.labels(mode, "milvus").observe(time.perf_counter() - started)
-    return SearchOutcome(results, facets=rank.facets(ranked))
+    return SearchOutcome(results, facets=rank.facets(ranked), texts=texts)
 
 
 def _milvus_search(services: Services, q: str, keyword: str, repository: str | None, pool: int, mode: Mode,
@@ -133,15 +134,17 @@ def _milvus_search(services: Services, q: str, keyword: str, repository: str | N
     return [{k: h.get(k) for k in _CACHED} for h in ranked]
 
 
-def _results(services: Services, ranked: list[dict]) -> list[dict]:
+def _results(services: Services, ranked: list[dict]) -> tuple[list[dict], dict[int, str]]:
+    """The API's results for the ranked hits, and each one's whole text."""
     stored = chunk_store.chunks_by_ids(services.reader, [h["chunk_id"] for h in ranked])
-    results = []
+    results, texts = [], {}
     for hit in ranked:
         chunk = stored.get(hit["chunk_id"])
         if chunk is None:  # deleted since it was indexed; the next embedding run removes it
             continue
         results.append(_result(chunk, hit["score"]))
-    return results
+        texts[chunk["chunk_id"]] = chunk["text"]
+    return results, texts
 
 
 def _result(chunk: dict, score: float) -> dict:
@@ -176,9 +179,10 @@ def _fallback(services: Services, q: str, keyword: str, repository: str | None, 
     ranked = rank.rank({"sparse": rows}, q, kinds=flt.kinds, weights=weights)
     telemetry.SEARCH_FALLBACKS.inc()
     telemetry.SEARCH_LATENCY.labels(mode, "postgres_keyword").observe(time.perf_counter() - started)
-    return SearchOutcome(_results(services, ranked[:limit]), fallback="postgres_keyword",
+    results, texts = _results(services, ranked[:limit])
+    return SearchOutcome(results, fallback="postgres_keyword",
                          notice=f"vector search unavailable ({reason}); results come from Postgres keyword search",
-                         facets=rank.facets(ranked))
+                         facets=rank.facets(ranked), texts=texts)
 
 
 class _Breaker:

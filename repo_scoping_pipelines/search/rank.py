@@ -14,9 +14,9 @@ from collections import Counter
 from dataclasses import dataclass, replace
 
 from repo_scoping_pipelines.search.classify import is_example_path
+from repo_scoping_pipelines.search.text import base_symbol
 
 DEFINITION_KINDS = frozenset({"function", "method", "class", "interface", "struct", "type", "enum", "trait"})
-_PART_RE = re.compile(r" \(part \d+\)$")
 _IDENT_RE = re.compile(r"`?([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*)(\(\))?`?")
 _TEST_WORDS = frozenset({"test", "tests", "testing", "tested", "spec", "specs", "fixture", "fixtures", "pytest",
                          "unittest", "mock", "mocks"})
@@ -87,7 +87,7 @@ def symbol_names(idents: tuple[str, ...]) -> list[str]:
 def _symbol_matches(symbol: str | None, idents: tuple[str, ...]) -> bool:
     if not symbol or not idents:
         return False
-    symbol = _PART_RE.sub("", symbol).lower()
+    symbol = base_symbol(symbol).lower()
     last = symbol.rsplit(".", 1)[-1]
     for ident in idents:
         ident = ident.lower()

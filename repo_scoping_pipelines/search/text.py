@@ -12,7 +12,7 @@ from functools import lru_cache
 
 import snowballstemmer
 
-__all__ = ["MAX_INDEX_CHARS", "index_text", "normalize_text", "query_text", "split_identifier"]
+__all__ = ["MAX_INDEX_CHARS", "base_symbol", "index_text", "normalize_text", "query_text", "split_identifier"]
 
 # Milvus VARCHAR max_length is 65,535; stay well below it. The cap is applied
 # to UTF-8 bytes, which also bounds the character count.
@@ -38,6 +38,11 @@ _PIECE_RE = re.compile(r"[^\W_]+")
 # "parseV2" -> parse|V2; digits stay on the word they follow ("v2", "utf8").
 _CAMEL_RE = re.compile(r"[A-Z]+\d*(?=[A-Z][a-z])|[A-Z]?[a-z]+\d*|[A-Z]+\d*|\d+")
 _PART_SUFFIX_RE = re.compile(r" \(part \d+\)$")
+
+
+def base_symbol(symbol: str) -> str:
+    """The symbol without the " (part n)" the chunker adds to the pieces of a long definition."""
+    return _PART_SUFFIX_RE.sub("", symbol)
 
 _STEMMER = snowballstemmer.stemmer("english")
 _LATIN_RE = re.compile(r"[a-z]")
@@ -127,7 +132,7 @@ def index_text(text: str, *, symbol: str | None, path: str) -> str:
     """
     tokens = normalize_text(path)
     if symbol:
-        symbol_tokens = normalize_text(_PART_SUFFIX_RE.sub("", symbol))
+        symbol_tokens = normalize_text(base_symbol(symbol))
         tokens += symbol_tokens + symbol_tokens
     tokens += normalize_text(text)
     return _capped_join(tokens)

@@ -31,21 +31,6 @@ def get_conversation(engine: Engine, conversation_id: str) -> dict:
             "turns": [_turn(t) for t in turns]}
 
 
-def conversation_exists(engine: Engine, conversation_id: str) -> bool:
-    with engine.connect() as conn:
-        return conn.execute(sa.select(sa.literal(1)).where(
-            conversations.c.conversation_id == conversation_id)).first() is not None
-
-
-def recent_turns(engine: Engine, conversation_id: str, limit: int) -> list[dict]:
-    """The last `limit` turns, oldest first (the context a follow-up question is read in)."""
-    with engine.connect() as conn:
-        rows = conn.execute(sa.select(conversation_turns)
-                            .where(conversation_turns.c.conversation_id == conversation_id)
-                            .order_by(conversation_turns.c.turn.desc()).limit(limit)).all()
-    return [_turn(r) for r in reversed(rows)]
-
-
 def add_turn(engine: Engine, conversation_id: str, repository: str | None, turn: dict) -> int:
     """Store one completed turn (question, answer, citations, mode, usage, guardrails) in one transaction,
     creating the conversation on its first turn. The conversation row is locked so that two answers

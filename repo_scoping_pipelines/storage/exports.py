@@ -85,3 +85,22 @@ def similarity_sets(engine: Engine) -> dict[str, dict[str, set[str]]]:
             else:
                 out[name]["dependencies"].add(f"{ecosystem or 'unknown'}:{subject}")
     return out
+
+
+def route_facts(engine: Engine) -> dict[str, list[dict]]:
+    """Every registered repository's route facts (kind, subject, value, path, line), by repository name, in
+    one query (consumesApis matches other repositories' client calls against them)."""
+    from .tables import facts, repositories
+
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(repositories.c.name.label("repository"), facts.c.kind, facts.c.subject, facts.c.value,
+                      facts.c.path, facts.c.line)
+            .join(repositories, repositories.c.id == facts.c.repository_id)
+            .where(facts.c.kind == "route")
+            .order_by(repositories.c.name, facts.c.path, facts.c.line, facts.c.subject)).mappings().all()
+    out: dict[str, list[dict]] = {}
+    for row in rows:
+        fact = dict(row)
+        out.setdefault(fact.pop("repository"), []).append(fact)
+    return out

@@ -6,6 +6,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from .tables import (
+    codeowners_rules,
+    codeowners_summary,
+    fact_file_state,
     file_coupling,
     file_hotspots,
     history_commit_files,
@@ -157,3 +160,53 @@ def knowledge_counts(engine: Engine, repository_id: int) -> dict[str, int]:
             sa.or_(knowledge_paths.c.active_lines > knowledge_paths.c.lines, knowledge_paths.c.bus_factor < 0,
                    knowledge_paths.c.active_share < 0, knowledge_paths.c.active_share > 1)))
     return {"knowledge_rows": int(rows or 0), "knowledge_rows_invalid": int(bad or 0)}
+
+
+# --- CODEOWNERS compared with the line authors (codeowners_drift, written by knowledge_risk) -----------
+
+def extraction_warnings(engine: Engine, repository_id: int, path: str) -> list[str]:
+    """The warnings of one file's stored fact extraction (a CODEOWNERS file's malformed lines)."""
+    with engine.connect() as conn:
+        extraction = conn.scalar(sa.select(fact_file_state.c.extraction).where(
+            fact_file_state.c.repository_id == repository_id, fact_file_state.c.path == path))
+    return [str(w) for w in (extraction or {}).get("warnings", [])]
+
+
+def replace_codeowners_drift(engine: Engine, repository_id: int, summary: dict, rules: list[dict]) -> None:
+    """Make the stored comparison of a repository exactly `summary` and `rules` (one transaction)."""
+    with engine.begin() as conn:
+        conn.execute(sa.delete(codeowners_rules).where(codeowners_rules.c.repository_id == repository_id))
+        conn.execute(sa.delete(codeowners_summary).where(codeowners_summary.c.repository_id == repository_id))
+        conn.execute(sa.insert(codeowners_summary), [{"repository_id": repository_id, **summary}])
+        if rules:
+            conn.execute(sa.insert(codeowners_rules), [{"repository_id": repository_id, **r} for r in rules])
+
+
+def codeowners_drift_of(engine: Engine, repository_id: int) -> tuple[dict | None, list[dict]]:
+    """(summary or None when knowledge_risk has not compared yet, rules in file order)."""
+    with engine.connect() as conn:
+        summary = conn.execute(sa.select(*[c for c in codeowners_summary.c if c.name != "repository_id"])
+                               .where(codeowners_summary.c.repository_id == repository_id)).mappings().first()
+        rules = conn.execute(sa.select(*[c for c in codeowners_rules.c if c.name != "repository_id"])
+                             .where(codeowners_rules.c.repository_id == repository_id)
+                             .order_by(codeowners_rules.c.rule_order)).mappings().all()
+    return (dict(summary) if summary else None), [dict(r) for r in rules]
+
+
+def codeowners_counts(engine: Engine, repository_id: int) -> dict[str, int]:
+    """Stored rows, and whether every governed file is counted once: governed + unowned = files; in each
+    section the rules' files (disjoint: the last matching rule wins) add up to what the section governs,
+    and no section governs more files than are governed at all."""
+    summary, rules = codeowners_drift_of(engine, repository_id)
+    if summary is None:
+        return {"codeowners_rules": 0, "codeowners_count_errors": 0}
+    errors = int(summary["governed_files"] + summary["unowned_files"] != summary["files"])
+    per_section: dict[str, int] = {}
+    for rule in rules:
+        per_section[rule["section"] or ""] = per_section.get(rule["section"] or "", 0) + rule["files"]
+    stored = {k: int(v) for k, v in (summary["section_files"] or {}).items()}
+    errors += sum(1 for k in set(per_section) | set(stored) if per_section.get(k, 0) != stored.get(k, 0))
+    errors += sum(1 for n in per_section.values() if n > summary["governed_files"])
+    if len(per_section) == 1:  # one section (GitHub): each governed file belongs to exactly one rule
+        errors += int(sum(per_section.values()) != summary["governed_files"])
+    return {"codeowners_rules": len(rules), "codeowners_count_errors": errors}

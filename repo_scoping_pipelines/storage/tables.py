@@ -663,6 +663,50 @@ file_coupling = sa.Table(
 )
 
 
+# CODEOWNERS compared with the line authors at the head (0013_codeowners_drift, written by knowledge_risk):
+# one summary per repository (codeowners_file NULL: no CODEOWNERS file found) ...
+codeowners_summary = sa.Table(
+    "codeowners_summary",
+    metadata,
+    sa.Column("repository_id", sa.Integer, _repo_fk(), primary_key=True),
+    sa.Column("codeowners_file", sa.Text),
+    sa.Column("syntax", sa.Text),  # github | gitlab
+    sa.Column("rules", sa.Integer, nullable=False),
+    sa.Column("rules_with_drift", sa.Integer, nullable=False),
+    sa.Column("files", sa.Integer, nullable=False),
+    sa.Column("lines", sa.Integer, nullable=False),
+    sa.Column("governed_files", sa.Integer, nullable=False),
+    sa.Column("unowned_files", sa.Integer, nullable=False),
+    sa.Column("unowned_lines", sa.Integer, nullable=False),
+    sa.Column("section_files", JSONB, nullable=False),  # section ("" = none) -> files governed in it
+    sa.Column("warnings", JSONB, nullable=False),  # the CODEOWNERS file's malformed lines
+    sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# ... and one row per rule (insight/codeowners_drift.py defines the columns).
+codeowners_rules = sa.Table(
+    "codeowners_rules",
+    metadata,
+    sa.Column("repository_id", sa.Integer, _repo_fk(), primary_key=True),
+    sa.Column("rule_order", sa.Integer, primary_key=True),  # 0-based rule index in the file
+    sa.Column("codeowners_file", sa.Text, nullable=False),
+    sa.Column("line", sa.Integer, nullable=False),
+    sa.Column("pattern", sa.Text, nullable=False),
+    sa.Column("section", sa.Text),
+    sa.Column("owners", JSONB, nullable=False),
+    sa.Column("owner_status", JSONB, nullable=False),
+    sa.Column("files", sa.Integer, nullable=False),
+    sa.Column("lines", sa.Integer, nullable=False),
+    sa.Column("declared_lines", sa.Integer, nullable=False),
+    sa.Column("declared_share", sa.Float),  # NULL: no lines, or no declared owner resolves
+    sa.Column("top_authors", JSONB, nullable=False),
+    sa.Column("inactive_owners", JSONB, nullable=False),
+    sa.Column("unresolved_owners", JSONB, nullable=False),
+    sa.Column("owner_inactive", sa.Boolean, nullable=False),
+    sa.Column("undeclared_top_author", sa.Boolean),  # NULL: an unresolved owner could be the top author
+    sa.Column("no_files", sa.Boolean, nullable=False),
+)
+
 # === exports and ability snapshots (issue 17, 0009_exports) (tables of this area go below this line) ===
 
 # The snapshots whose ability candidates were made: one row per (repository, commit); seen_at orders them
