@@ -34,9 +34,10 @@ UPSTREAM_KEY = "skip/upstream"
 @lru_cache
 def code_version(*packages: str) -> str:
     """A short hash of every .py file of these subpackages of repo_scoping_pipelines (and of this
-    package's asset modules): a change to a stage's code re-runs that stage's assets."""
+    package's asset modules and of storage/, whose queries every stage's results depend on): a change
+    to a stage's code re-runs that stage's assets."""
     digest = hashlib.sha256()
-    roots = [resources.files("repo_scoping_pipelines").joinpath(p) for p in packages]
+    roots = [resources.files("repo_scoping_pipelines").joinpath(p) for p in dict.fromkeys((*packages, "storage"))]
     roots.append(resources.files("repo_scoping_pipelines.assets"))
     for root in roots:
         for entry in sorted((e for e in root.iterdir() if e.name.endswith(".py")), key=lambda e: e.name):

@@ -27,7 +27,8 @@ def _head_or_none(context: dg.AssetExecutionContext, checkout) -> str | None:
 
 @dg.asset(
     partitions_def=repositories,
-    deps=[commit_history],
+    # observed_facts: the complexity its extraction measured on each code file (no second parse).
+    deps=[commit_history, "observed_facts"],
     group_name="metrics",
     kinds={"pandas", "postgres"},
     code_version=code_version("insight"),
@@ -66,6 +67,7 @@ def change_insight(context: dg.AssetExecutionContext, repo_scoping: RepoScopingR
     return gate.finish(dg.MaterializeResult(
         metadata={"dagster/row_count": counts["hotspot_rows"] + counts["coupled_pairs"],
                   "commits": result.commits, "files_measured": result.files_measured,
+                  "complexity_reused": result.complexity_reused, "complexity_parsed": result.complexity_parsed,
                   **{f"hotspots_{w}": n for w, n in result.hotspots.items()},
                   "coupled_pairs": result.pairs, **{f"change_sets_{k}": v for k, v in result.coupling_stats.items()},
                   "seconds": round(result.seconds, 3),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -155,7 +154,20 @@ def load_settings() -> Settings:
         raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
 
 
-@lru_cache(maxsize=1)
+_by_environment: dict[tuple, Settings] = {}
+
+
 def get_settings() -> Settings:
-    """Process-wide settings (tests build their own Settings instead)."""
-    return load_settings()
+    """load_settings() for the current REPO_SCOPING_* variables and working directory (the default
+    home), parsed once per distinct environment: every Dagster step asks, and a parse is ~10 ms.
+    Tests build their own Settings instead."""
+    import os
+
+    key = (os.getcwd(), tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("REPO_SCOPING_"))))
+    settings = _by_environment.get(key)
+    if settings is None:
+        settings = _by_environment[key] = load_settings()
+    return settings
+
+
+get_settings.cache_clear = _by_environment.clear  # the functools.lru_cache spelling the tests use

@@ -46,3 +46,11 @@ ability_digest_job = dg.define_asset_job(
     description="Write the digest of the week's ability changes across every repository.",
     tags={"repo_scoping/kind": "exports"},
 )
+
+# Unpartitioned, across repositories: change coupling between repositories through shared issue keys.
+cross_repository_coupling_job = dg.define_asset_job(
+    "cross_repository_coupling_job",
+    selection=dg.AssetSelection.assets("cross_repository_coupling"),
+    description="Recompute change coupling across repositories (shared issue keys) from the stored history.",
+    tags={"repo_scoping/kind": "metrics"},
+)

@@ -1,5 +1,5 @@
-"""Daily incremental and weekly full refresh of every registered repository, daily metrics, and the
-weekly digest of ability changes."""
+"""Daily incremental and weekly full refresh of every registered repository, daily metrics, daily change
+coupling across repositories, and the weekly digest of ability changes."""
 
 from datetime import timedelta
 
@@ -7,7 +7,12 @@ import dagster as dg
 
 from repo_scoping_pipelines.run_tags import FULL_REFRESH_TAG
 
-from .jobs import ability_digest_job, author_metrics_daily_job, refresh_repository_job
+from .jobs import (
+    ability_digest_job,
+    author_metrics_daily_job,
+    cross_repository_coupling_job,
+    refresh_repository_job,
+)
 
 
 @dg.schedule(job=refresh_repository_job, cron_schedule="0 2 * * *", execution_timezone="UTC",
@@ -45,3 +50,10 @@ def daily_author_metrics(context: dg.ScheduleEvaluationContext):
 def weekly_ability_digest(context: dg.ScheduleEvaluationContext):
     """Monday 06:00 UTC: the digest of the last 7 days' ability changes across every repository."""
     return dg.RunRequest(run_key=f"ability-digest-{context.scheduled_execution_time:%Y-%m-%d}")
+
+
+@dg.schedule(job=cross_repository_coupling_job, cron_schedule="30 4 * * *", execution_timezone="UTC",
+             default_status=dg.DefaultScheduleStatus.RUNNING)
+def daily_cross_repository_coupling(context: dg.ScheduleEvaluationContext):
+    """04:30 UTC, after the daily refreshes: change coupling across repositories over every stored history."""
+    return dg.RunRequest(run_key=f"cross-coupling-{context.scheduled_execution_time:%Y-%m-%d}")

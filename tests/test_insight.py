@@ -58,6 +58,8 @@ def ledger(services, make_repo):
 def test_hotspots_and_coupling_match_git_log(settings, ledger):
     meta = ledger.outcome.assets["change_insight"]
     assert meta["coupled_pairs"] == 1 and meta["change_sets_change_sets_too_large"] == 1
+    # The facts stage measured every parsed file's complexity on the same blob: nothing parsed twice.
+    assert meta["complexity_parsed"] == 0 and meta["complexity_reused"] == meta["files_measured"] >= 3, meta
     with TestClient(create_app(settings)) as client:
         hot = client.get("/metrics/hotspots", params={"repository": "ledger", "window": "all"}).json()["hotspots"]
         pairs = client.get("/metrics/coupling", params={"repository": "ledger"}).json()["pairs"]

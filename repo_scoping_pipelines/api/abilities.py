@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from ..abilities.pipeline import InvalidReview, registry_for_repository, review_candidate, search_registry
@@ -15,7 +14,7 @@ from ..services import Services, open_services
 from ..storage import abilities as ability_store
 from ..storage import catalog
 from .auth import require_scope
-from .deps import services
+from .deps import read_body, services
 from .errors import ApiError
 from .models import (
     AbilitySearch,
@@ -83,12 +82,7 @@ def get_candidate(candidate_id: str, svc: Services = Depends(services)) -> dict:
                  "schema": ReviewIn.model_json_schema()}}}})
 async def post_review(request: Request) -> dict:
     settings: Settings = request.app.state.settings
-    try:
-        body = ReviewIn.model_validate(json.loads(await request.body() or b"null"))
-    except (ValueError, ValidationError) as exc:
-        detail = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]) \
-            if isinstance(exc, ValidationError) else "the body must be a JSON object"
-        raise ApiError(400, "invalid_request", detail or "invalid review") from None
+    body = await read_body(request, ReviewIn)
     engine = open_services(settings).engine
     try:
         stored = await run_in_threadpool(review_candidate, engine, body.candidate_id, body.decision,

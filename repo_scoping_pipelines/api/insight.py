@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 
 from ..services import Services
 from ..storage import catalog
+from ..storage import cross_coupling as cross_store
 from ..storage import insight as store
 from .deps import services
 from .errors import ApiError
@@ -35,11 +36,24 @@ def metrics_hotspots(repository: str = Query(..., min_length=1, max_length=100),
             response_model=CouplingResponse, responses=error_responses(400, 404, 503))
 def metrics_coupling(repository: str = Query(..., min_length=1, max_length=100),
                      path: str | None = Query(None, max_length=4096, description="Only pairs with this file"),
+                     scope: Literal["within", "cross"] = Query(
+                         "within", description="within: pairs of this repository's files (change_insight); "
+                                               "cross: this repository's files paired with other repositories' "
+                                               "files through shared issue keys (cross_repository_coupling)"),
                      limit: int = Query(50, ge=1, le=1000), svc: Services = Depends(services)) -> dict:
     """degree = shared commits / average commits of the two files (code-maat), over commits of at most
-    REPO_SCOPING_INSIGHT_COUPLING_MAX_CHANGESET files, pairs above the configured minimums."""
+    REPO_SCOPING_INSIGHT_COUPLING_MAX_CHANGESET files, pairs above the configured minimums.
+
+    scope=cross: a change set is every file of one repository changed by the commits whose subject names
+    one issue key (Jira-style `PAY-123`, or a qualified `owner/repo#123`; a bare `#123` is per repository
+    and never couples repositories); revisions and shared revisions count issue keys, with the same
+    minimums and maximum change-set size. Side a is always `repository`."""
     repo = catalog.get_repository(svc.reader, repository)
-    return {"repository": repo.name, "pairs": store.list_coupling(svc.reader, repo.id, path, limit)}
+    if scope == "cross":
+        return {"repository": repo.name, "scope": "cross",
+                "pairs": cross_store.list_cross_coupling(svc.reader, repo.id, path, limit)}
+    return {"repository": repo.name, "scope": "within",
+            "pairs": store.list_coupling(svc.reader, repo.id, path, limit)}
 
 
 @router.get("/metrics/knowledge", summary="Knowledge risk of a file or folder: active share, islands, bus factor",

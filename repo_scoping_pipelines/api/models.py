@@ -754,9 +754,26 @@ class CoupledPair(BaseModel):
     degree: float = Field(description="shared revisions / average revisions of the two files, 0..1")
 
 
+class CrossCoupledPair(BaseModel):
+    repository_a: str = Field(description="The repository asked about")
+    path_a: str
+    repository_b: str = Field(description="Another repository")
+    path_b: str
+    shared_revisions: int = Field(description="Issue keys both files changed under")
+    revisions_a: int = Field(description="Issue keys file a changed under")
+    revisions_b: int
+    degree: float = Field(description="shared revisions / average revisions of the two files, 0..1")
+    shared_keys: list[str] = Field(description="The first few shared issue keys, sorted")
+
+
 class CouplingResponse(BaseModel):
     repository: str
-    pairs: list[CoupledPair]
+    scope: Literal["within", "cross"] = Field(
+        "within", description="within: pairs of this repository's files (CoupledPair); cross: a file of this "
+                              "repository and a file of another one, changed under the same issue keys "
+                              "(CrossCoupledPair)")
+    # left_to_right: a cross pair (it has every CoupledPair field too) is never read as a within pair.
+    pairs: list[Annotated[CrossCoupledPair | CoupledPair, Field(union_mode="left_to_right")]]
 
 
 class KnowledgePerson(BaseModel):

@@ -17,7 +17,10 @@ router = APIRouter()
 @router.get("/health", summary="Health of database, milvus, checkout root and dagster",
             response_model=HealthReport, response_model_exclude_unset=True)
 def health(request: Request) -> dict:
-    return health_report(request.app.state.settings, open_services)
+    from .runs import dagster_instance_of  # the app's own instance: not one opened per probe
+
+    state = request.app.state
+    return health_report(state.settings, open_services, lambda: dagster_instance_of(state))
 
 
 @router.get("/repositories", summary="Registered repositories", response_model=RepositoryList,

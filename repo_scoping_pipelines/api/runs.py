@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
 from collections.abc import AsyncIterator
 
 import anyio
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from ..operations import runs as run_ops
 from ..services import Services, open_services
 from ..storage import catalog
 from .auth import require_scope
-from .deps import services
+from .deps import read_body, services
 from .errors import ApiError
 from .models import RefreshesResponse, RunDetail, RunList, error_responses
 
@@ -75,13 +74,7 @@ class RefreshesIn(BaseModel):
 async def post_refreshes(request: Request) -> dict:
     """One run per repository through the daemon's run queue; a repository that already has a run queued or
     running gets that run back (`existing: true`), never a second one."""
-    raw = await request.body()
-    try:
-        body = RefreshesIn.model_validate(json.loads(raw) if raw.strip() else {})
-    except (ValueError, ValidationError) as exc:
-        detail = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]) \
-            if isinstance(exc, ValidationError) else "the body must be a JSON object"
-        raise ApiError(400, "invalid_request", detail or "invalid request") from None
+    body = await read_body(request, RefreshesIn, empty={})
     settings = request.app.state.settings
     engine = open_services(settings).engine
     registered = [r.name for r in await run_in_threadpool(catalog.list_repositories, engine)]
@@ -149,18 +142,16 @@ async def run_events(request: Request, run_id: str = Depends(_known_run),
     instance = dagster(request)
     after = int(last_event_id) if last_event_id else None
     while True:
+        # The status is read before the events: once it says finished, every event is already stored,
+        # so an empty read after it means the stream is complete.
+        status = await run_in_threadpool(run_ops.run_status, instance, run_id)
         batch = await run_in_threadpool(run_ops.events_after, instance, run_id, after)
         for event in batch:
             after = event["storage_id"]
             yield ServerSentEvent(event="event", id=str(after), data=event)
         if batch:
-            continue  # drain everything there is before looking at the status
-        status = await run_in_threadpool(run_ops.run_status, instance, run_id)
+            continue  # drain everything there is before ending or waiting
         if status in run_ops.FINISHED:
-            # Events written between the last read and the status change come first.
-            for event in await run_in_threadpool(run_ops.events_after, instance, run_id, after):
-                after = event["storage_id"]
-                yield ServerSentEvent(event="event", id=str(after), data=event)
             yield ServerSentEvent(event="end", data={"run_id": run_id, "status": run_ops.status_group(status),
                                                      "dagster_status": status.value})
             return

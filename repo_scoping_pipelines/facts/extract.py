@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..chunking.code import MAX_PARSE_BYTES, get_parser
 from ..collectors import languages
+from ..insight.complexity import tree_complexity
 from . import codeowners, delivery, entrypoints, lockfiles, manifests
 from .http_calls import extract_http_calls
 from .imports import extract_imports
@@ -12,7 +13,7 @@ from .model import FileExtraction
 from .routes import extract_routes
 
 # Bump when an extractor changes what it returns: every file is then extracted again.
-EXTRACTOR_VERSION = "2"  # 2: http_call facts
+EXTRACTOR_VERSION = "3"  # 2: http_call and locked_dependency facts; 3: complexity of code files
 
 
 def family_of(record: dict) -> str | None:
@@ -93,7 +94,9 @@ def _code(path: str, text: str, grammar: str) -> FileExtraction:
         return FileExtraction(warnings=[f"{path}: no {grammar} grammar installed; skipped"])
     root = parser.parse(source).root_node
     imports, declares = extract_imports(grammar, root)
-    out = FileExtraction(imports=imports, declares=declares)
+    measured = tree_complexity(grammar, root)
+    out = FileExtraction(imports=imports, declares=declares,
+                         complexity=measured.complexity if measured is not None else None)
     if is_test_file(path):
         return out  # routes and mains in tests are fixtures, not the application's
     out.facts.extend(extract_routes(grammar, path, root, imports))

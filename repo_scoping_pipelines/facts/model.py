@@ -58,16 +58,20 @@ class FileExtraction:
     imports: list[Import] = field(default_factory=list)
     declares: str | None = None  # Java package / Go package name the file declares
     warnings: list[str] = field(default_factory=list)
+    # Cyclomatic complexity of a parsed source file (insight/complexity.py), kept with the extraction
+    # so that change_insight reads it instead of parsing every file again.
+    complexity: int | None = None
 
     def as_json(self) -> dict:
         return {"facts": [f.as_dict() for f in self.facts], "imports": [i.as_dict() for i in self.imports],
-                "declares": self.declares, "warnings": list(self.warnings)}
+                "declares": self.declares, "warnings": list(self.warnings), "complexity": self.complexity}
 
     @classmethod
     def from_json(cls, data: dict) -> FileExtraction:
         return cls(facts=[Fact.from_dict(f) for f in data.get("facts", [])],
                    imports=[Import.from_dict(i) for i in data.get("imports", [])],
-                   declares=data.get("declares"), warnings=list(data.get("warnings", [])))
+                   declares=data.get("declares"), warnings=list(data.get("warnings", [])),
+                   complexity=data.get("complexity"))
 
 
 class Lines:

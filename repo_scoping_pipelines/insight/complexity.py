@@ -80,10 +80,16 @@ def file_complexity(path: str, source: bytes, language: str | None = None) -> Co
     if grammar is None or len(source) > MAX_PARSE_BYTES:
         return None
     parser = get_parser(grammar)
-    query = _query(grammar)
-    if parser is None or query is None:
+    if parser is None:
         return None
-    root = parser.parse(source).root_node
+    return tree_complexity(grammar, parser.parse(source).root_node)
+
+
+def tree_complexity(grammar: str, root) -> Complexity | None:
+    """Cyclomatic complexity of an already parsed file (the facts stage's tree), None without a query."""
+    query = _query(grammar)
+    if query is None:
+        return None
     captures = QueryCursor(query).captures(root)
     functions = len(captures.get("function", ()))
     decisions = len(captures.get("decision", ()))

@@ -17,7 +17,7 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from ..collectors import languages
-from ..metrics.ownership import current_paths
+from ..metrics.ownership import head_blobs
 from ..storage import insight as store
 from . import coupling as coupling_mod
 from . import hotspots as hotspots_mod
@@ -29,6 +29,8 @@ from .complexity import file_complexity
 class InsightResult:
     commits: int = 0
     files_measured: int = 0
+    complexity_reused: int = 0  # measured by the facts stage on the same blob
+    complexity_parsed: int = 0
     hotspots: dict[str, int] = field(default_factory=dict)  # window -> rows
     pairs: int = 0
     coupling_stats: dict[str, int] = field(default_factory=dict)
@@ -57,13 +59,20 @@ def read_blobs(checkout: Path, head: str, paths: list[str]) -> dict[str, bytes]:
     return blobs
 
 
-def _complexity(checkout: Path, head: str, paths: set[str]) -> pd.Series:
-    parsable = sorted(p for p in paths if languages.grammar_for(p, languages.language_of(p)))
-    values = {}
+def _complexity(engine: Engine, repository_id: int, checkout: Path, head: str, paths: set[str],
+                blobs: dict[str, str], result: InsightResult) -> pd.Series:
+    """Per file: the complexity the facts stage measured when it parsed this very blob, else parsed now."""
+    from ..facts.extract import EXTRACTOR_VERSION
+    from ..storage import facts as fact_store
+
+    stored = fact_store.stored_complexities(engine, repository_id, EXTRACTOR_VERSION)
+    values = {p: stored[p][1] for p in paths if p in stored and stored[p][0] == blobs.get(p)}
+    parsable = sorted(p for p in paths - values.keys() if languages.grammar_for(p, languages.language_of(p)))
     for path, source in read_blobs(checkout, head, parsable).items():
         measured = file_complexity(path, source)
         if measured is not None:
             values[path] = measured.complexity
+    result.complexity_reused, result.complexity_parsed = len(values) - len(parsable), len(parsable)
     return pd.Series(values, dtype="float64")
 
 
@@ -73,7 +82,8 @@ def compute_insight(engine: Engine, repository_id: int, checkout: Path, head: st
     result = InsightResult()
     rows = store.history_changes(engine, repository_id)
     frame = pd.DataFrame(rows, columns=["sha", "path", "old_path", "authored_at"])
-    head_paths = current_paths(checkout, head)
+    blobs = head_blobs(checkout, head)
+    head_paths = set(blobs)
     hotspot_rows: list[dict] = []
     coupling_rows: list[dict] = []
     if not frame.empty:
@@ -82,7 +92,8 @@ def compute_insight(engine: Engine, repository_id: int, checkout: Path, head: st
         frame["authored_at"] = pd.to_datetime(frame["authored_at"], utc=True)
         changes = hotspots_mod.resolve_renames(frame)
         result.commits = int(order.size)
-        complexity = _complexity(checkout, head, head_paths & set(changes["head_path"]))
+        complexity = _complexity(engine, repository_id, checkout, head, head_paths & set(changes["head_path"]), blobs,
+                                 result)
         result.files_measured = int(complexity.size)
         end = changes["authored_at"].max().to_pydatetime()
         for window, days in hotspots_mod.WINDOWS.items():

@@ -22,3 +22,15 @@ class OwnershipResult:
 def current_paths(checkout: Path, head: str) -> set[str]:
     out = run_git(["ls-tree", "-r", "-z", "--name-only", "--full-tree", head], cwd=checkout)
     return {decode(p.encode("utf-8", errors="surrogateescape")) for p in out.split("\0") if p}
+
+
+def head_blobs(checkout: Path, head: str) -> dict[str, str]:
+    """{path: blob id} of every file at `head` (submodule entries left out)."""
+    out = run_git(["ls-tree", "-r", "-z", "--full-tree", head], cwd=checkout)
+    blobs = {}
+    for entry in filter(None, out.split("\0")):
+        meta, path = entry.split("\t", 1)
+        _mode, kind, blob = meta.split()
+        if kind == "blob":
+            blobs[decode(path.encode("utf-8", errors="surrogateescape"))] = blob
+    return blobs

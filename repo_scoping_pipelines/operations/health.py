@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 
@@ -21,10 +22,28 @@ def _timed(check) -> dict:
                 "error": redact(f"{type(exc).__name__}: {exc}")[:300]}
 
 
-def health_report(settings: Settings, services_factory) -> dict:
+def health_report(settings: Settings, services_factory, instance_factory=None) -> dict:
     """{"status": ok|degraded, "database", "milvus", "checkout_root", "dagster", "runs" (last per asset),
-    "guardrails" (counters), "configuration" (placeholder secrets, non-HTTPS remotes)}; never raises."""
+    "guardrails" (counters), "configuration" (placeholder secrets, non-HTTPS remotes)}; never raises.
+
+    `instance_factory` gives a Dagster instance the caller keeps open (the API's); without it one is
+    opened for this report and closed after it."""
+    with contextlib.ExitStack() as stack:
+        return _health_report(settings, services_factory, instance_factory, stack)
+
+
+def _health_report(settings: Settings, services_factory, instance_factory, stack: contextlib.ExitStack) -> dict:
     state: dict = {}
+
+    def instance():
+        if "instance" not in state:
+            if instance_factory is not None:
+                state["instance"] = instance_factory()
+            else:
+                from repo_scoping_pipelines.operations.dagster_instance import dagster_instance
+
+                state["instance"] = stack.enter_context(dagster_instance(settings))
+        return state["instance"]
 
     def database():
         services = services_factory(settings)
@@ -47,17 +66,14 @@ def health_report(settings: Settings, services_factory) -> dict:
         return {"path": str(root), "writable": True, "free_gb": round(usage.free / 2**30, 1)}
 
     def dagster():
-        from repo_scoping_pipelines.operations.dagster_instance import dagster_instance
-
-        with dagster_instance(settings) as instance:
-            partitions = instance.get_dynamic_partitions("repositories")
-            heartbeats = instance.get_daemon_heartbeats() if hasattr(instance, "get_daemon_heartbeats") else {}
+        partitions = instance().get_dynamic_partitions("repositories")
+        heartbeats = instance().get_daemon_heartbeats()
         return {"partitions": len(partitions),
                 "daemon_heartbeats": {k: v.timestamp for k, v in (heartbeats or {}).items()},
                 "daemon": daemon_liveness(heartbeats or {})}
 
     def runs():
-        return last_runs(settings)
+        return last_runs(instance())
 
     def guardrails():
         from repo_scoping_pipelines.storage.abilities import latest_runs
@@ -126,30 +142,27 @@ def daemon_liveness(heartbeats: dict) -> dict:
     return {"alive": age <= DAEMON_HEARTBEAT_TOLERANCE_S, "heartbeat_age_s": age, "daemons": sorted(heartbeats)}
 
 
-def last_runs(settings: Settings) -> dict:
+def last_runs(instance) -> dict:
     """The latest materialization of every asset (when, which partition, run, rows) and the latest runs."""
     from repo_scoping_pipelines.definitions import defs
-    from repo_scoping_pipelines.operations.dagster_instance import dagster_instance
+    from repo_scoping_pipelines.operations.runs import count_by_status
 
     assets: dict[str, dict | None] = {}
-    with dagster_instance(settings) as instance:
-        for key in sorted(defs.resolve_all_asset_keys(), key=lambda k: k.to_user_string()):
-            record = instance.get_latest_materialization_event(key)
-            if record is None:
-                assets[key.to_user_string()] = None
-                continue
-            materialization = record.asset_materialization
-            rows = materialization.metadata.get("dagster/row_count") if materialization else None
-            assets[key.to_user_string()] = {
-                "at": record.timestamp, "run_id": record.run_id,
-                "partition": materialization.partition if materialization else None,
-                "rows": getattr(rows, "value", None)}
-        latest = [{"run_id": r.dagster_run.run_id, "job": r.dagster_run.job_name,
-                   "status": r.dagster_run.status.value, "partition": r.dagster_run.tags.get("dagster/partition"),
-                   "updated_at": r.update_timestamp.isoformat()} for r in instance.get_run_records(limit=5)]
-        from repo_scoping_pipelines.operations.runs import count_by_status
-
-        counts = count_by_status(instance)  # queued, started, success, failure, canceled
+    for key in sorted(defs.resolve_all_asset_keys(), key=lambda k: k.to_user_string()):
+        record = instance.get_latest_materialization_event(key)
+        if record is None:
+            assets[key.to_user_string()] = None
+            continue
+        materialization = record.asset_materialization
+        rows = materialization.metadata.get("dagster/row_count") if materialization else None
+        assets[key.to_user_string()] = {
+            "at": record.timestamp, "run_id": record.run_id,
+            "partition": materialization.partition if materialization else None,
+            "rows": getattr(rows, "value", None)}
+    latest = [{"run_id": r.dagster_run.run_id, "job": r.dagster_run.job_name,
+               "status": r.dagster_run.status.value, "partition": r.dagster_run.tags.get("dagster/partition"),
+               "updated_at": r.update_timestamp.isoformat()} for r in instance.get_run_records(limit=5)]
+    counts = count_by_status(instance)  # queued, started, success, failure, canceled
     return {"assets": assets, "latest_runs": latest, "counts": counts}
 
 

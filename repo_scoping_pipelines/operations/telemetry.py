@@ -54,30 +54,39 @@ def record_run(success: bool, seconds: float, rows: dict[str, object]) -> None:
             MATERIALIZED_ROWS.labels(asset).inc(count)
 
 
+class _Recent:
+    """The last result of `compute`, reused for `ttl_s` seconds: scrapers ask every few seconds, and
+    the figures come from queries. A failed computation is not kept."""
+
+    def __init__(self, ttl_s: float = 15.0) -> None:
+        self.ttl_s = ttl_s
+        self._at, self._value = 0.0, None
+        self._lock = threading.Lock()
+
+    def get(self, compute):
+        with self._lock:
+            if self._value is None or time.monotonic() - self._at >= self.ttl_s:
+                self._value = None
+                self._value, self._at = compute(), time.monotonic()
+            return self._value
+
+
 class StoredFiguresCollector:
     """Guardrail counters and stored rows per asset table, read from Postgres at scrape time."""
 
-    TTL_S = 15.0
-
     def __init__(self, engine_factory) -> None:
         self._engine_factory = engine_factory
-        self._cache: tuple[float, dict, dict] | None = None
-        self._lock = threading.Lock()
+        self._recent = _Recent()
 
     def _figures(self) -> tuple[dict, dict]:
         from repo_scoping_pipelines.storage.operations import guardrail_counts, table_row_counts
 
-        with self._lock:
-            if self._cache and time.monotonic() - self._cache[0] < self.TTL_S:
-                return self._cache[1], self._cache[2]
-            engine = self._engine_factory()
-            guardrails, rows = guardrail_counts(engine), table_row_counts(engine)
-            self._cache = (time.monotonic(), guardrails, rows)
-            return guardrails, rows
+        engine = self._engine_factory()
+        return guardrail_counts(engine), table_row_counts(engine)
 
     def collect(self):
         try:
-            guardrails, rows = self._figures()
+            guardrails, rows = self._recent.get(self._figures)
         except Exception:  # the database is down: /metrics still answers, without these families
             up = GaugeMetricFamily("repo_scoping_database_up", "Whether Postgres answered the last scrape")
             up.add_metric([], 0)
@@ -103,13 +112,11 @@ class DagsterRunsCollector:
     API scraped while the daemon does the runs reports them (the in-process counters above only see
     runs of this process)."""
 
-    TTL_S = 15.0
     RECENT_RUNS = 500  # the duration summary covers the latest finished refresh runs
 
     def __init__(self, instance_factory) -> None:
         self._instance_factory = instance_factory
-        self._cache: tuple[float, list] | None = None
-        self._lock = threading.Lock()
+        self._recent = _Recent()
 
     def _families(self) -> list:
         import dagster as dg
@@ -140,11 +147,8 @@ class DagsterRunsCollector:
         return [runs, duration, partitions]
 
     def collect(self):
-        with self._lock:
-            if not (self._cache and time.monotonic() - self._cache[0] < self.TTL_S):
-                try:
-                    self._cache = (time.monotonic(), self._families())
-                except Exception:  # instance storage down: the scrape still answers, without these families
-                    self._cache = None
-                    return
-            yield from self._cache[1]
+        try:
+            families = self._recent.get(self._families)
+        except Exception:  # instance storage down: the scrape still answers, without these families
+            return
+        yield from families

@@ -41,6 +41,18 @@ def extraction_state(engine: Engine, repository_id: int) -> dict[str, tuple[str,
     return {r.path: (r.content_hash, r.extractor_version) for r in rows}
 
 
+def stored_complexities(engine: Engine, repository_id: int, extractor_version: str) -> dict[str, tuple[str, int]]:
+    """{path: (content_hash, complexity)} of the code files whose stored extraction (by this extractor
+    version) measured one."""
+    complexity = fact_file_state.c.extraction["complexity"].as_integer()
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(fact_file_state.c.path, fact_file_state.c.content_hash, complexity)
+                            .where(fact_file_state.c.repository_id == repository_id,
+                                   fact_file_state.c.extractor_version == extractor_version,
+                                   complexity.is_not(None))).all()
+    return {path: (content_hash, value) for path, content_hash, value in rows}
+
+
 def store_extractions(engine: Engine, repository_id: int, rows: list[dict], removed: list[str]) -> None:
     """Upsert per-file extractions (path, content_hash, extractor_version, family, extraction) and drop
     those of files no longer extracted, in one transaction."""

@@ -19,8 +19,9 @@ from .tables import (
 )
 
 
-def history_changes(engine: Engine, repository_id: int) -> list[dict]:
-    """One row per (commit, file) of the stored history, newest commit first."""
+def history_changes(engine: Engine, repository_id: int) -> list[tuple]:
+    """One (sha, path, old_path, authored_at) per (commit, file) of the stored history, newest commit
+    first; plain tuples, since a long history has hundreds of thousands of them."""
     query = (sa.select(history_commit_files.c.sha, history_commit_files.c.path, history_commit_files.c.old_path,
                        history_commits.c.authored_at)
              .join(history_commits, sa.and_(history_commits.c.repository_id == history_commit_files.c.repository_id,
@@ -28,7 +29,7 @@ def history_changes(engine: Engine, repository_id: int) -> list[dict]:
              .where(history_commit_files.c.repository_id == repository_id)
              .order_by(history_commits.c.committed_at.desc(), history_commits.c.sha))
     with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(query).mappings()]
+        return [tuple(r) for r in conn.execute(query)]
 
 
 def replace_insight(engine: Engine, repository_id: int, hotspots: list[dict], coupling: list[dict]) -> None:

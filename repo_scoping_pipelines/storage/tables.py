@@ -707,6 +707,25 @@ codeowners_rules = sa.Table(
     sa.Column("no_files", sa.Boolean, nullable=False),
 )
 
+# Change coupling across repositories (0014_cross_coupling, written by cross_repository_coupling): files of
+# two repositories changed under the same issue keys (insight/cross_coupling.py). Each pair once, the
+# repository with the smaller id first; replaced whole on every run.
+cross_repository_coupling = sa.Table(
+    "cross_repository_coupling",
+    metadata,
+    sa.Column("repository_a_id", sa.Integer, _repo_fk(), primary_key=True),
+    sa.Column("path_a", sa.Text, primary_key=True),
+    sa.Column("repository_b_id", sa.Integer, _repo_fk(), primary_key=True),
+    sa.Column("path_b", sa.Text, primary_key=True),
+    sa.Column("shared_revisions", sa.Integer, nullable=False),  # issue keys both files changed under
+    sa.Column("revisions_a", sa.Integer, nullable=False),  # issue keys each file changed under
+    sa.Column("revisions_b", sa.Integer, nullable=False),
+    sa.Column("degree", sa.Float, nullable=False),
+    sa.Column("shared_keys", JSONB, nullable=False),  # the first few shared keys, sorted
+    sa.CheckConstraint("repository_a_id < repository_b_id", name="ck_cross_repository_coupling_order"),
+    sa.Index("ix_cross_repository_coupling_b", "repository_b_id", "path_b"),
+)
+
 # === exports and ability snapshots (issue 17, 0009_exports) (tables of this area go below this line) ===
 
 # The snapshots whose ability candidates were made: one row per (repository, commit); seen_at orders them
