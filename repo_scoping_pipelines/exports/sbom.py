@@ -200,22 +200,30 @@ def _directory(path: str) -> str:
     return path.rsplit("/", 1)[0] if "/" in path else ""
 
 
+def _package_key(ecosystem: str, subject: str) -> tuple[str, str]:
+    return ecosystem, subject.lower() if ecosystem == "packagist" else subject  # Composer names: any case
+
+
 def _match_locks(dependencies: list[dict], locks: list[dict]) -> dict[str, dict]:
     """fact_id of a dependency -> the locked_dependency pinning it: same ecosystem and name, in the
-    nearest lockfile at or above the manifest's directory (a top-level copy before a nested one)."""
+    nearest lockfile at or above the manifest's directory (the entry locked for the manifest's range
+    where the lockfile records ranges, as yarn.lock and pnpm-lock.yaml do; a top-level copy before a
+    nested one)."""
     by_package: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for lock in locks:
-        by_package[(str((lock.get("value") or {}).get("ecosystem") or ""), lock["subject"])].append(lock)
+        by_package[_package_key(str((lock.get("value") or {}).get("ecosystem") or ""), lock["subject"])].append(lock)
     matched = {}
     for fact in dependencies:
         value = fact.get("value") or {}
         directory = _directory(str(value.get("manifest") or fact["path"]))
-        candidates = [lock for lock in by_package.get((str(value.get("ecosystem") or ""), fact["subject"]), [])
+        constraint = str(value.get("constraint") or "")
+        candidates = [lock for lock in by_package.get(_package_key(str(value.get("ecosystem") or ""),
+                                                                   fact["subject"]), [])
                       if (d := _directory(lock["path"])) == "" or directory == d or directory.startswith(d + "/")]
         if candidates:
             matched[fact["fact_id"]] = min(candidates, key=lambda lock: (
-                -len(_directory(lock["path"])), bool((lock.get("value") or {}).get("nested")), lock["path"],
-                lock["line"]))
+                -len(_directory(lock["path"])), constraint not in ((lock.get("value") or {}).get("ranges") or ()),
+                bool((lock.get("value") or {}).get("nested")), lock["path"], lock["line"]))
     return matched
 
 
@@ -273,6 +281,12 @@ def build_sbom(repository: str, commit: str | None, facts: Iterable[dict], *,
     data = json.loads(JsonV1Dot6(bom).output_as_string())
     # The library writes an empty entry for every component without one, which in CycloneDX 1.6 says
     # "depends on nothing": keep only the entries we know (the root's direct dependencies).
+    for component in data.get("components", []):
+        # Occurrences without a bom-ref compare equal, so the library's set writes them in memory order:
+        # the manifest's line first, then the lockfile's, for the same text from the same facts.
+        manifest = next((p["value"] for p in component.get("properties", []) if p["name"] == f"{NS}:manifest"), None)
+        component.get("evidence", {}).get("occurrences", []).sort(
+            key=lambda o: (o.get("location") != manifest, o.get("location", ""), o.get("line", 0)))
     data["dependencies"] = [d for d in data.get("dependencies", []) if d.get("dependsOn")]
     if not data["dependencies"]:
         del data["dependencies"]
