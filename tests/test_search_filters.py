@@ -445,12 +445,17 @@ def test_identifier_in_the_query_finds_its_symbol_first(services, make_repo, ins
     files = {**RANKING_FILES, "settings/names.py": (
         "def settings_names(environment):\n"
         '    """The names of the settings in the environment, for load_settings_from_environment."""\n'
-        "    return sorted(environment)\n")}
+        "    return sorted(environment)\n"),
+        "settings/größe.py": "def berechne_größe(werte):\n    return len(werte)\n"}
     register_repository(services, "app", str(make_repo("app", files).path))
     _refresh(instance, "app")
     for mode in ("hybrid", "keyword"):  # the exact-symbol list joins the lexical retrievers
         hits = search(services, "where is load_settings_from_environment called", mode=mode).results
         assert hits[0]["symbol"] == "load_settings_from_environment", (mode, [h["symbol"] for h in hits])
+        # A non-ASCII identifier (or path) goes into the Milvus expression as it is: no fallback.
+        outcome = search(services, "berechne_größe", mode=mode, path="settings/größe.py")
+        assert outcome.fallback is None, outcome.notice
+        assert outcome.results[0]["symbol"] == "berechne_größe", (mode, outcome.results)
 
 
 def test_overlapping_spans_keep_the_most_specific():

@@ -26,7 +26,9 @@ def milvus_uri(settings: Settings) -> str:
 
 
 def _literal(value: str) -> str:
-    return json.dumps(value)  # a double-quoted, escaped Milvus string literal
+    # A double-quoted Milvus string literal: quotes and backslashes escaped, other characters as they
+    # are (Milvus reads UTF-8 but knows no \\u escape: "FastAPI用" would fail the whole search).
+    return json.dumps(value, ensure_ascii=False)
 
 
 def filter_expr(*, repository: str | None = None, kinds: tuple[str, ...] = (), languages: tuple[str, ...] = (),
