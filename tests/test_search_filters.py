@@ -446,7 +446,8 @@ def test_identifier_in_the_query_finds_its_symbol_first(services, make_repo, ins
         "def settings_names(environment):\n"
         '    """The names of the settings in the environment, for load_settings_from_environment."""\n'
         "    return sorted(environment)\n"),
-        "settings/größe.py": "def berechne_größe(werte):\n    return len(werte)\n"}
+        "settings/größe.py": "def berechne_größe(werte):\n    return len(werte)\n",
+        "settings/store.py": "class SettingsStore:\n    def flush_all(self):\n        return None\n"}
     register_repository(services, "app", str(make_repo("app", files).path))
     _refresh(instance, "app")
     for mode in ("hybrid", "keyword"):  # the exact-symbol list joins the lexical retrievers
@@ -456,6 +457,14 @@ def test_identifier_in_the_query_finds_its_symbol_first(services, make_repo, ins
         outcome = search(services, "berechne_größe", mode=mode, path="settings/größe.py")
         assert outcome.fallback is None, outcome.notice
         assert outcome.results[0]["symbol"] == "berechne_größe", (mode, outcome.results)
+    # The symbol list itself (Postgres, indexed): a method by its name or by Class.method, `_` literal.
+    from repo_scoping_pipelines.storage.chunks import symbol_matches
+
+    def matched(*names):
+        return {r["symbol"] for r in symbol_matches(services.reader, list(names), repository="app", limit=10)}
+    assert matched("flush_all") == matched("SettingsStore.flush_all") == {"SettingsStore.flush_all"}
+    assert matched("SettingsStore") == {"SettingsStore"} and matched("flush%") == matched("flush_al_") == set()
+    assert symbol_matches(services.reader, ["flush_all"], repository="other", limit=10) == []
 
 
 def test_overlapping_spans_keep_the_most_specific():

@@ -126,8 +126,10 @@ def _milvus_search(services: Services, q: str, keyword: str, repository: str | N
                                       dense=dense, expr=expr, limit=pool)
     if mode != "vector":
         names = rank.symbol_names(rank.identifiers(q))
-        if names:
-            lists["symbol"] = services.vectors.symbols(services.collection, names, expr=expr, limit=pool)
+        if names:  # exact symbol matches from Postgres: indexed, where a Milvus Lite query scans everything
+            rows = chunk_store.symbol_matches(services.reader, names, repository=repository, limit=MAX_POOL)
+            lists["symbol"] = [hit for hit in ({**r, "file_class": chunk_class(r)} for r in rows)
+                               if flt.keep(hit)][:pool]
     if flt.path is not None:  # LIKE is wider than the glob, and `_` / `%` in a prefix are wildcards to it
         lists = {name: [h for h in hits if flt.path.matches(h["path"])] for name, hits in lists.items()}
     ranked = rank.rank(lists, q, kinds=flt.kinds, weights=weights)

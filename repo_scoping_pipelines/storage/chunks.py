@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from .tables import (
     chunk_vectors,
     content_chunks,
+    content_chunks_symbol_tail,
     files,
     index_generations,
     pull_requests,
@@ -216,6 +217,45 @@ _CHUNKS_BY_IDS = (
         content_chunks.c.path == sa.func.concat("issues/", tracker_issues.c.issue_id)))
     .where(content_chunks.c.chunk_id == sa.any_(sa.bindparam("ids", type_=ARRAY(sa.Text))))
 )
+
+
+# Chunks whose symbol is one of the names or ends in ".name" (Class.method): the tail expression and the
+# symbol column are indexed (0015_symbol_tail), so the plain lookup is two index scans. A dotted name
+# ("Class.method" in "pkg.Class.method") needs a LIKE with a leading wildcard, which no index serves:
+# that branch is only in the statement used when the query has one. Built once, arrays bound whole.
+_SYMBOL_COLUMNS = (content_chunks.c.chunk_id, content_chunks.c.path, content_chunks.c.start_line,
+                   content_chunks.c.end_line, content_chunks.c.kind, content_chunks.c.symbol, content_chunks.c.source,
+                   content_chunks.c.language, content_chunks.c.file_class, repositories.c.name.label("repository"))
+_EXACT_SYMBOL = sa.or_(content_chunks.c.symbol == sa.any_(sa.bindparam("names", type_=ARRAY(sa.Text))),
+                       content_chunks_symbol_tail == sa.any_(sa.bindparam("plain", type_=ARRAY(sa.Text))))
+
+
+def _symbol_statement(condition) -> sa.Select:
+    return (sa.select(*_SYMBOL_COLUMNS)
+            .join(repositories, repositories.c.id == content_chunks.c.repository_id)
+            .where(condition, sa.or_(sa.bindparam("repository", type_=sa.Text).is_(None),
+                                     repositories.c.name == sa.bindparam("repository", type_=sa.Text)))
+            .order_by(content_chunks.c.chunk_id)
+            .limit(sa.bindparam("limit", type_=sa.Integer)))
+
+
+_SYMBOL_MATCHES = _symbol_statement(_EXACT_SYMBOL)
+_SYMBOL_MATCHES_DOTTED = _symbol_statement(sa.or_(
+    _EXACT_SYMBOL, content_chunks.c.symbol.like(sa.any_(sa.bindparam("dotted", type_=ARRAY(sa.Text))))))
+
+
+def symbol_matches(engine: Engine, names: list[str], *, repository: str | None, limit: int) -> list[dict]:
+    """Chunks whose symbol is one of `names` or ends in ".name", for the exact symbol matches of the
+    identifiers typed in a query (the name "method" matches "Class.method"; "Class.method" matches
+    "pkg.Class.method")."""
+    if not names:
+        return []
+    escaped = [n.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") for n in names if "." in n]
+    params = {"names": list(names), "plain": [n for n in names if "." not in n],
+              "dotted": ["%." + n for n in escaped], "repository": repository, "limit": limit}
+    statement = _SYMBOL_MATCHES_DOTTED if params["dotted"] else _SYMBOL_MATCHES
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(statement, params).mappings()]
 
 
 def chunks_by_ids(engine: Engine, chunk_ids: list[str]) -> dict[str, dict]:

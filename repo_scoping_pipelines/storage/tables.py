@@ -108,6 +108,12 @@ content_chunks = sa.Table(
 content_chunks_tsv = sa.func.to_tsvector(sa.text("'simple'::regconfig"), content_chunks.c.index_text)
 sa.Index("ix_content_chunks_index_tsv", content_chunks_tsv, postgresql_using="gin")
 
+# The last dotted segment of a chunk's symbol ("Class.method" -> "method"; 0015_symbol_tail indexes
+# exactly this expression): identifiers typed in a query match it exactly.
+content_chunks_symbol_tail = sa.func.regexp_replace(content_chunks.c.symbol, sa.text("'^.*\\.'::text"), sa.text("''::text"))
+sa.Index("ix_content_chunks_symbol_tail", content_chunks_symbol_tail)
+sa.Index("ix_content_chunks_symbol", content_chunks.c.symbol)
+
 # Which chunks are stored in which Milvus collection (the collection names the model).
 chunk_vectors = sa.Table(
     "chunk_vectors",

@@ -159,16 +159,6 @@ class VectorStore:
             out["dense"] = _entities(hits)
         return out
 
-    def symbols(self, name: str, symbols: list[str], *, expr: str, limit: int) -> list[dict]:
-        """Chunks whose symbol is one of these names or ends in ".name" (Class.method), for the exact
-        symbol matches of identifiers typed in a query."""
-        if not symbols or name not in self._ready:
-            return []
-        wanted = [f"symbol in [{', '.join(map(_literal, symbols))}]"]
-        wanted += [f"symbol like {_literal('%.' + s)}" for s in symbols]
-        flt = "(" + " or ".join(wanted) + ")" + (f" and {expr}" if expr else "")
-        return [dict(r) for r in self._client.query(name, filter=flt, output_fields=_FIELDS, limit=limit)]
-
     def search(self, name: str, *, keyword_text: str, dense: list[float] | None, repository: str | None,
                limit: int, mode: str) -> list[dict]:
         """Top chunks as dicts with the stored fields and `score` (higher is better)."""
