@@ -9,6 +9,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from git_blame import blame_lines
 
 from repo_scoping_pipelines.api import create_app
 from repo_scoping_pipelines.collectors.registration import register_repository
@@ -36,16 +37,6 @@ def _lines(prefix: str, n: int) -> str:
     return "".join(f"{prefix}_{i} = {i}\n" for i in range(n))
 
 
-def _porcelain(repo, path: str) -> dict[str, int]:
-    """Lines per author e-mail at the head, counted from git's own line-porcelain blame."""
-    out: dict[str, int] = {}
-    for line in repo.git("blame", "--line-porcelain", "HEAD", "--", path).splitlines():
-        if line.startswith("author-mail "):
-            mail = line.split(" ", 1)[1].strip("<>")
-            out[mail] = out.get(mail, 0) + 1
-    return out
-
-
 def _build(make_repo):
     repo = make_repo("owned", empty=True)
     repo.commit({"legacy/old.py": _lines("old", 15)}, "init", author=CAROL, date="2024-01-10T12:00:00+00:00")
@@ -70,7 +61,7 @@ def owned(services, make_repo):
 
 
 def test_rules_compared_with_line_authors(settings, owned):
-    blame = {p: _porcelain(owned, p) for p in ("api/server.py", "api/util.py", "docs/guide.md", "README.md",
+    blame = {p: blame_lines(owned, p) for p in ("api/server.py", "api/util.py", "docs/guide.md", "README.md",
                                                "legacy/old.py", ".github/CODEOWNERS")}
     # By construction, and equal to git's own blame.
     assert blame["api/server.py"] == {"ada@example.com": 20, BOB_EMAIL: 30}

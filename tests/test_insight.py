@@ -6,6 +6,7 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 from fastapi.testclient import TestClient
+from git_blame import blame_lines
 
 from repo_scoping_pipelines.api import create_app
 from repo_scoping_pipelines.collectors.registration import register_repository
@@ -98,16 +99,6 @@ def _lines(prefix: str, n: int, start: int = 0) -> str:
     return "".join(f"{prefix}_{i} = {i}\n" for i in range(start, start + n))
 
 
-def _git_blame_lines(repo, path: str) -> dict[str, int]:
-    """Lines per author e-mail at the head, from git's own line-porcelain blame."""
-    out: dict[str, int] = {}
-    for line in repo.git("blame", "--line-porcelain", "HEAD", "--", path).splitlines():
-        if line.startswith("author-mail "):
-            mail = line.split(" ", 1)[1].strip("<>")
-            out[mail] = out.get(mail, 0) + 1
-    return out
-
-
 def test_knowledge_islands_bus_factor_and_orphans(settings, services, make_repo):
     import sqlalchemy as sa
 
@@ -138,7 +129,7 @@ def test_knowledge_islands_bus_factor_and_orphans(settings, services, make_repo)
             stored = conn.execute(sa.select(line_authors.c.path, line_authors.c.author, line_authors.c.lines)
                                   .where(line_authors.c.repository_id == repo_id)).all()
         for path in ("core/a.py", "core/b.py", "core/c.py"):
-            assert {a: n for p, a, n in stored if p == path} == _git_blame_lines(repo, path), path
+            assert {a: n for p, a, n in stored if p == path} == blame_lines(repo, path), path
 
         # 160 lines; Bob's 10 have no active author; Ada leaving orphans 10 + 130 >= 80: bus factor 1.
         assert (whole["lines"], whole["active_lines"], whole["bus_factor"]) == (160, 150, 1)
