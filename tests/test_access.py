@@ -140,6 +140,24 @@ def test_tokens_are_stored_hashed_listed_and_revoked(settings, services, caplog)
         listed = cli("token", "list")
         assert listed.exit_code == 0 and "ci-bot" in listed.output and "read" in listed.output
         assert token not in listed.output and "never" not in listed.output  # last use recorded
+        # Within the minute the use is recorded already: a request reads the token and writes nothing.
+        writes = []
+
+        def spy(conn, cursor, statement, *args):
+            if statement.lstrip().upper().startswith("UPDATE") and "api_tokens" in statement:
+                writes.append(statement)
+        sa.event.listen(sa.engine.Engine, "before_cursor_execute", spy)
+        try:
+            for _ in range(3):
+                assert client.get("/repositories", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+            assert writes == []
+            with services.engine.begin() as conn:  # a minute later, the next use is written again
+                conn.execute(sa.update(api_tokens).values(last_used_at=sa.func.now() - sa.text("interval '2 minutes'")))
+            writes.clear()
+            assert client.get("/repositories", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+            assert len(writes) == 1
+        finally:
+            sa.event.remove(sa.engine.Engine, "before_cursor_execute", spy)
         revoked = cli("token", "revoke", "ci-bot")
         assert revoked.exit_code == 0, revoked.output
         assert client.get("/repositories", headers={"Authorization": f"Bearer {token}"}).status_code == 401

@@ -76,7 +76,8 @@ async def _authorize(request: Request, credentials: HTTPAuthorizationCredentials
     if token_store.scope_rank(principal.scope) < token_store.scope_rank(scope):
         raise ApiError(403, "forbidden", f"this route needs a token of scope {scope!r}; "
                                          f"token {principal.name!r} has scope {principal.scope!r}")
-    if principal.name != BOOTSTRAP and not getattr(request.state, "marked_used", False):
+    # A token used within the last minute has its use recorded already: no write on every request.
+    if principal.use_unrecorded and not getattr(request.state, "marked_used", False):
         request.state.marked_used = True
         await run_in_threadpool(token_store.mark_used, open_services(request.app.state.settings).engine,
                                 principal.name)

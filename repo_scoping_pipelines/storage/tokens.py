@@ -37,6 +37,8 @@ class Principal:
 
     name: str
     scope: str
+    # Whether last_used_at is older than LAST_USED_RESOLUTION_S (or unset): only then is it written.
+    use_unrecorded: bool = False
 
 
 def scope_rank(scope: str) -> int:
@@ -88,12 +90,15 @@ def authenticate(engine: Engine, token: str) -> Principal | None:
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
     wanted = digest(token)
+    stale = sa.func.now() - sa.text(f"interval '{LAST_USED_RESOLUTION_S} seconds'")
+    unrecorded = sa.or_(api_tokens.c.last_used_at.is_(None), api_tokens.c.last_used_at < stale)
     with engine.connect() as conn:
-        row = conn.execute(sa.select(api_tokens.c.name, api_tokens.c.scope, api_tokens.c.token_sha256)
+        row = conn.execute(sa.select(api_tokens.c.name, api_tokens.c.scope, api_tokens.c.token_sha256,
+                                     unrecorded.label("unrecorded"))
                            .where(api_tokens.c.token_sha256 == wanted)).first()
     if row is None or not hmac.compare_digest(row.token_sha256, wanted):
         return None
-    return Principal(row.name, row.scope)
+    return Principal(row.name, row.scope, use_unrecorded=bool(row.unrecorded))
 
 
 def mark_used(engine: Engine, name: str) -> None:
