@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     webserver_port: int = Field(default=3000, ge=1, le=65535, description="dagster-webserver (the UI)")
     api_port: int = Field(default=8000, ge=1, le=65535, description="The read API")
     executor_max_concurrent: int = Field(default=2, ge=1, description="Multiprocess executor: steps at once per run")
+    executor: Literal["in_process", "multiprocess"] = Field(
+        default="in_process",
+        description="How a launched run executes its steps: each in its own process, or all in the run's process")
 
     @field_validator("llm_provider", mode="before")
     @classmethod

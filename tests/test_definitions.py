@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dagster as dg
+import pytest
 
 from repo_scoping_pipelines.collectors.registration import register_repository
-from repo_scoping_pipelines.definitions import defs
+from repo_scoping_pipelines.config import ConfigError, get_settings, load_settings
+from repo_scoping_pipelines.definitions import defs, executor
 from repo_scoping_pipelines.resources import RepoScopingResource
 from repo_scoping_pipelines.sensors.registrations import repository_registrations
 
@@ -38,3 +40,17 @@ def test_registration_sensor_adds_partitions_and_requests_runs(services, make_re
         again = repository_registrations(dg.build_sensor_context(
             instance=instance, resources={"repo_scoping": RepoScopingResource()}))
         assert isinstance(again, dg.SkipReason)
+
+
+def test_executor_follows_the_setting(monkeypatch):
+    assert executor().name == "in_process"  # the default: the run's own process
+    monkeypatch.setenv("REPO_SCOPING_EXECUTOR", "multiprocess")
+    get_settings.cache_clear()
+    try:
+        assert executor().name == "multiprocess"
+        monkeypatch.setenv("REPO_SCOPING_EXECUTOR", "threads")
+        with pytest.raises(ConfigError, match="EXECUTOR"):
+            load_settings()
+    finally:
+        monkeypatch.delenv("REPO_SCOPING_EXECUTOR")
+        get_settings.cache_clear()
