@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import time
 from pathlib import Path
 
@@ -30,7 +29,7 @@ def main() -> None:
 
     from repo_scoping_pipelines.collectors import languages
     from repo_scoping_pipelines.facts.extract import EXTRACTOR_VERSION, extract_file
-    from repo_scoping_pipelines.insight.pipeline import compute_insight
+    from repo_scoping_pipelines.insight.pipeline import compute_insight, read_blobs
     from repo_scoping_pipelines.metrics.ownership import head_blobs
     from repo_scoping_pipelines.metrics.pipeline import extract_history
     from repo_scoping_pipelines.storage import catalog
@@ -55,15 +54,12 @@ def main() -> None:
                   f"reused {result.complexity_reused}, parsed {result.complexity_parsed}")
 
         timed("without stored complexities")
-        rows = []
-        for path, blob in head_blobs(repo, history.head).items():
-            language = languages.language_of(path)
-            if languages.grammar_for(path, language) is None:
-                continue
-            text = subprocess.run(["git", "cat-file", "-p", blob], cwd=repo, capture_output=True,
-                                  check=True).stdout.decode("utf-8", "replace")
-            rows.append({"path": path, "content_hash": blob, "extractor_version": EXTRACTOR_VERSION, "family": "code",
-                         "extraction": extract_file(path, "code", text, language).as_json()})
+        blobs = head_blobs(repo, history.head)
+        parsable = sorted(p for p in blobs if languages.grammar_for(p, languages.language_of(p)) is not None)
+        rows = [{"path": path, "content_hash": blobs[path], "extractor_version": EXTRACTOR_VERSION, "family": "code",
+                 "extraction": extract_file(path, "code", source.decode("utf-8", "replace"),
+                                            languages.language_of(path)).as_json()}
+                for path, source in read_blobs(repo, history.head, parsable).items()]
         fact_store.store_extractions(services.engine, repo_id, rows, [])
         timed("with the facts stage's complexities")
 

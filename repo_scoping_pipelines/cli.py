@@ -754,8 +754,8 @@ def export_backstage(names: tuple[str, ...], output_dir: str | None) -> None:
     documents = []
     for name in names:
         try:
-            documents.append((name, build_catalog_info(pipeline.backstage_inputs(reader, name, packages=packages,
-                                                                                     routes=routes))))
+            outside = pipeline.backstage_outside(reader, name, packages, routes)
+            documents.append((name, build_catalog_info(pipeline.backstage_inputs(reader, name, outside))))
         except NotFound as exc:
             _fail(str(exc), 1)
     for name, document in documents:

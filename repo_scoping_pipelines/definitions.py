@@ -26,10 +26,11 @@ def executor() -> dg.ExecutorDefinition:
     REPO_SCOPING_EXECUTOR_MAX_CONCURRENT at once per run, forked from a forkserver that has imported the
     code location once: step isolation and parallel steps, for large repositories on many cores.
     """
-    if get_settings().executor == "in_process":
+    settings = get_settings()
+    if settings.executor == "in_process":
         return dg.in_process_executor
     return dg.multiprocess_executor.configured(
-        {"max_concurrent": get_settings().executor_max_concurrent,
+        {"max_concurrent": settings.executor_max_concurrent,
          "start_method": {"forkserver": {"preload_modules": ["repo_scoping_pipelines.definitions"]}}},
         name="multiprocess")
 

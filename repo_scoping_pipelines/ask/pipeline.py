@@ -115,8 +115,7 @@ def _content_words(question: str, repos: list) -> set[str]:
     return _words(question) - {w for r in repos for w in _words(r.name.replace("_", " ") + " " + r.name)}
 
 
-def _best_facts(lookup: Lookup, repos: list, question: str) -> list[Source]:
-    words = _content_words(question, repos)
+def _best_facts(lookup: Lookup, repos: list, question: str, words: set[str]) -> list[Source]:
     hinted = {kind for kind, pattern in _KIND_HINTS.items() if re.search(pattern, question, re.IGNORECASE)}
     scored = []
     for repo in repos:
@@ -135,8 +134,7 @@ def _best_facts(lookup: Lookup, repos: list, question: str) -> list[Source]:
     return [fact_source(row, name) for *_, row, name in scored[:MAX_FACTS]]
 
 
-def _best_abilities(lookup: Lookup, repos: list, question: str) -> list[Source]:
-    words = _content_words(question, repos)
+def _best_abilities(lookup: Lookup, repos: list, words: set[str]) -> list[Source]:
     names = {r.name for r in repos}
     scored = []
     for ability in ability_store.search_abilities(lookup.engine, None, limit=500):
@@ -192,8 +190,9 @@ def retrieve(services: Services, prepared: Prepared) -> tuple[list[Source], str 
     else:
         repos = [lookup.repository(n) for n in dict.fromkeys(h["repository"] for h in outcome.results)][:3]
     intents = _intent_sources(lookup, prepared.question, repos, outcome.results, prepared.history)
-    facts = _best_facts(lookup, repos, query)
-    abilities = _best_abilities(lookup, repos, query)
+    words = _content_words(query, repos)
+    facts = _best_facts(lookup, repos, query, words)
+    abilities = _best_abilities(lookup, repos, words)
     # Best passages first, then the structured answers the question asks for, then matching facts.
     ordered = chunks[:2] + intents + chunks[2:] + facts + abilities
     return number(ordered), outcome.notice

@@ -80,23 +80,23 @@ def backstage_outside(engine: Engine, name: str, packages: dict[str, str] | None
 def outside_digest(outside: Outside, name: str) -> str:
     """A short hash of what catalog-info.yaml of `name` takes from outside its own facts: a change to any of
     it (an approval, the top author, another repository's package names or routes) changes the document."""
-    routes = sorted((repo, f["subject"]) for repo, facts in outside.routes.items() if repo != name for f in facts)
+    routes = sorted((repo, f["subject"], f["path"], f["line"]) for repo, facts in outside.routes.items() if repo != name
+                    for f in facts)  # the consumes evidence cites their path:line
     return hashlib.sha256(json.dumps([sorted(a["key"] for a in outside.abilities), outside.top_author,
                                       sorted(outside.packages.items()), routes], default=str).encode()
                           ).hexdigest()[:16]
 
 
-def backstage_inputs(engine: Engine, name: str, packages: dict[str, str] | None = None,
-                     outside: Outside | None = None, routes: dict[str, list[dict]] | None = None) -> Inputs:
-    """What catalog-info.yaml is built from."""
-    outside = outside or backstage_outside(engine, name, packages, routes)
+def backstage_inputs(engine: Engine, name: str, outside: Outside | None = None) -> Inputs:
+    """What catalog-info.yaml is built from (`outside` read now unless given)."""
+    outside = outside or backstage_outside(engine, name)
     source = load_source(engine, name, BACKSTAGE_KINDS)
     repo = source.repository
     routes = http_routes(source.facts)
     openapi = build_openapi(repo.name, source.commit, routes).content if routes else None
     return Inputs(repository=repo.name, source=repo.source, commit=source.commit, facts=source.facts,
                   abilities=outside.abilities, top_author=outside.top_author, packages=outside.packages,
-                  openapi=openapi, routes={r: http_routes(f) for r, f in outside.routes.items() if r != repo.name})
+                  openapi=openapi, routes=outside.routes)
 
 
 def backstage_document(engine: Engine, name: str) -> Document:

@@ -16,7 +16,7 @@ import re
 from tree_sitter import Node, QueryCursor
 
 from ..collectors import languages
-from .imports import query, string_value, text
+from .imports import keyword_value, query, string_value, text
 from .model import Fact, Import
 
 KIND = "http_call"
@@ -114,13 +114,6 @@ def _py_parts(node: Node | None) -> list[Part] | None:
     return None
 
 
-def _keyword(args: Node, name: str) -> Node | None:
-    for child in args.named_children:
-        if child.type == "keyword_argument" and text(child.child_by_field_name("name")) == name:
-            return child.child_by_field_name("value")
-    return None
-
-
 def _positional(args: Node) -> list[Node]:
     return [c for c in args.named_children if c.type not in ("keyword_argument", "comment", "list_splat",
                                                               "dictionary_splat")]
@@ -154,7 +147,7 @@ def _python(path: str, root: Node, imports: list[Import]) -> list[Fact]:
             alias = parent.child_by_field_name("alias")
             target = alias.named_children[0] if alias is not None and alias.named_children else None
         if target is not None and target.type in ("identifier", "attribute"):
-            clients[text(target)] = (module, _literal_host(_keyword(caps["args"][0], "base_url")))
+            clients[text(target)] = (module, _literal_host(keyword_value(caps["args"][0], "base_url")))
     facts = []
     for caps in calls:
         function = caps["function"][0]
@@ -170,13 +163,13 @@ def _python(path: str, root: Node, imports: list[Import]) -> list[Fact]:
         args = caps["args"][0]
         positional = _positional(args)
         if verb == "request":
-            method_node = positional[0] if positional else _keyword(args, "method")
-            url_node = positional[1] if len(positional) > 1 else _keyword(args, "url")
+            method_node = positional[0] if positional else keyword_value(args, "method")
+            url_node = positional[1] if len(positional) > 1 else keyword_value(args, "url")
             method = (string_value(method_node) or "").upper() if method_node is not None else ""
             if method.lower() not in VERBS:
                 method = "ANY"
         elif verb in VERBS:
-            method, url_node = VERBS[verb], positional[0] if positional else _keyword(args, "url")
+            method, url_node = VERBS[verb], positional[0] if positional else keyword_value(args, "url")
         else:
             continue
         fact = _call(client, method, _py_parts(url_node), path, caps["call"][0].start_point.row + 1, host)

@@ -47,6 +47,14 @@ def query(grammar: str, source: str, key: str | None = None) -> Query:
         return _compiled[key]
 
 
+def keyword_value(args: Node, name: str) -> Node | None:
+    """The value of the keyword argument `name` in a Python argument list, or None."""
+    for child in args.named_children:
+        if child.type == "keyword_argument" and text(child.child_by_field_name("name")) == name:
+            return child.child_by_field_name("value")
+    return None
+
+
 def string_value(node: Node) -> str | None:
     """The value of a string literal node (quotes removed), or None when it is interpolated."""
     raw = text(node)

@@ -26,23 +26,19 @@ from pathlib import PurePosixPath
 import yaml
 from packaging.utils import canonicalize_name
 
+# The shared pieces of manifest parsing: Poetry's developer-group names, the "parses but has the
+# wrong shape" error, and the typed readers.
+from .manifests import _DEV_GROUPS, _json_object, _Malformed, _str
 from .model import Fact, FileExtraction, Lines
 
 KIND = "locked_dependency"
 _FORMATS = {"poetry.lock": "TOML", "uv.lock": "TOML", "Cargo.lock": "TOML", "package-lock.json": "JSON",
             "npm-shrinkwrap.json": "JSON", "Pipfile.lock": "JSON", "yarn.lock": "Yarn", "pnpm-lock.yaml": "YAML",
             "Gemfile.lock": "Bundler", "composer.lock": "JSON"}
-# Poetry groups with these names hold developer tools (the same names manifests.py treats as dev).
-_DEV_GROUPS = re.compile(r"^(dev|develop|development|test|tests|testing|lint|linting|docs?|typing|mypy|"
-                         r"style|check|ci|coverage|bench|benchmark|tox|pre-commit)([-_].*)?$", re.IGNORECASE)
 
 
 def is_lockfile(path: str) -> bool:
     return PurePosixPath(path).name in _FORMATS
-
-
-class _Malformed(ValueError):
-    """The file parses but is not the shape its format requires (e.g. `package` is not an array)."""
 
 
 @dataclass
@@ -177,10 +173,6 @@ def _cargo_lock(out: _Out, text: str) -> None:
         out.locked("cargo", package.get("name"), _str(package.get("version")), line, None, source=source)
 
 
-def _str(value) -> str | None:
-    return value if isinstance(value, str) else None
-
-
 # --- JSON: keys located in one pass -------------------------------------------------------------------
 
 _OBJECT_KEY = re.compile(r'"((?:[^"\\]|\\.)*)"\s*:\s*\{')
@@ -210,13 +202,6 @@ class _Keys:
             return default
         self.cursor = found[i]
         return self.lines[self.cursor]
-
-
-def _json_object(text: str) -> dict:
-    data = json.loads(text)
-    if not isinstance(data, dict):
-        raise _Malformed("top level is not an object")
-    return data
 
 
 def _npm_scope(entry: dict) -> str:

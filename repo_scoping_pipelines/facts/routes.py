@@ -9,7 +9,7 @@ from pathlib import PurePosixPath
 from tree_sitter import Node, QueryCursor
 
 from ..collectors import languages
-from .imports import query, string_value, text
+from .imports import keyword_value, query, string_value, text
 from .model import Fact, Import
 
 HTTP_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE")
@@ -66,13 +66,6 @@ _FASTAPI_METHODS = {"get", "post", "put", "delete", "patch", "options", "head", 
 _FLASK_METHODS = {"route", "get", "post", "put", "delete", "patch"}
 
 
-def _keyword(args: Node, name: str) -> Node | None:
-    for child in args.named_children:
-        if child.type == "keyword_argument" and text(child.child_by_field_name("name")) == name:
-            return child.child_by_field_name("value")
-    return None
-
-
 def _first_positional(args: Node) -> Node | None:
     return next((c for c in args.named_children if c.type not in ("keyword_argument", "comment")), None)
 
@@ -94,7 +87,7 @@ def _python_decorators(path: str, root: Node, imports: list[Import]) -> list[Fac
         constructor = text(match[1]["constructor"][0]).rsplit(".", 1)[-1]
         keyword = {"APIRouter": "prefix", "Blueprint": "url_prefix"}.get(constructor)
         if keyword:
-            prefix = _keyword(match[1]["args"][0], keyword)
+            prefix = keyword_value(match[1]["args"][0], keyword)
             prefixes[text(match[1]["name"][0])] = (string_value(prefix) or "") if prefix is not None else ""
     facts = []
     for _, caps in QueryCursor(query("python", _PY_DECORATED, "routes:python")).matches(root):
@@ -102,12 +95,12 @@ def _python_decorators(path: str, root: Node, imports: list[Import]) -> list[Fac
         if method not in methods:
             continue
         args, owner = caps["args"][0], text(caps["object"][0])
-        route_node = _first_positional(args) or _keyword(args, "path") or _keyword(args, "rule")
+        route_node = _first_positional(args) or keyword_value(args, "path") or keyword_value(args, "rule")
         route = string_value(route_node) if route_node is not None else None
         if route is None:
             continue
         if method in ("route", "api_route"):
-            verbs = [m.upper() for m in _string_list(_keyword(args, "methods"))] or ["GET"]
+            verbs = [m.upper() for m in _string_list(keyword_value(args, "methods"))] or ["GET"]
         elif method == "websocket":
             verbs = ["WEBSOCKET"]
         else:

@@ -68,7 +68,6 @@ class Drift:
     governed_files: int = 0
     unowned_files: int = 0
     unowned_lines: int = 0
-    assignments: pd.DataFrame = field(default_factory=pd.DataFrame)  # section, path, order
     section_files: dict[str, int] = field(default_factory=dict)  # section ("" = none) -> files governed there
 
     @property
@@ -165,7 +164,7 @@ def drift(rules: list[DriftRule], files: Collection[str], owners: pd.DataFrame, 
     unowned = file_index.difference(governed)
     result = Drift(rules=[], files=len(file_index), lines=int(file_lines.sum()),
                    governed_files=len(governed), unowned_files=len(unowned),
-                   unowned_lines=int(file_lines.reindex(unowned).sum()), assignments=assigned,
+                   unowned_lines=int(file_lines.reindex(unowned).sum()),
                    section_files={s: int(n) for s, n in assigned.groupby("section").size().items()})
     if not rules:
         return result

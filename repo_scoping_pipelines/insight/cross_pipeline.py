@@ -38,14 +38,13 @@ def _head_paths(checkouts: Path, name: str) -> set[str] | None:
         return None
 
 
-def changes_at_head(rows: list[dict], names: dict[int, str], checkouts: Path) -> pd.DataFrame:
+def changes_at_head(rows: list[tuple], names: dict[int, str], checkouts: Path) -> pd.DataFrame:
     """repository, sha, subject, path (the file's name at the head; files gone from the head dropped),
     commit_files (files the commit touched)."""
     frame = pd.DataFrame(rows, columns=["repository_id", "sha", "subject", "path", "old_path"])
     parts = []
     for repository_id, part in frame.groupby("repository_id", sort=True):  # one step per repository
-        order = part["sha"].drop_duplicates().reset_index(drop=True)
-        part = part.assign(seq=part["sha"].map(pd.Series(order.index, index=order.values)))
+        part, _ = hotspots_mod.number_commits(part)
         part = hotspots_mod.resolve_renames(part)
         # A commit's size counts every file it touched, as within a repository (renames-only rows of
         # commits without a key are counted too, but those commits are never change sets).

@@ -21,6 +21,13 @@ import pandas as pd
 WINDOWS: dict[str, int | None] = {"30d": 30, "90d": 90, "365d": 365, "all": None}
 
 
+def number_commits(files: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """`files` (newest commit first) with `seq` added: 0 for the newest commit, growing into the past
+    (what resolve_renames reads); and the number of commits."""
+    order = files["sha"].drop_duplicates().reset_index(drop=True)
+    return files.assign(seq=files["sha"].map(pd.Series(order.index, index=order.values))), int(order.size)
+
+
 def resolve_renames(files: pd.DataFrame) -> pd.DataFrame:
     """Map each change to the path the file has at the head.
 

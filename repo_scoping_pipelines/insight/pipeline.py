@@ -67,12 +67,13 @@ def _complexity(engine: Engine, repository_id: int, checkout: Path, head: str, p
 
     stored = fact_store.stored_complexities(engine, repository_id, EXTRACTOR_VERSION)
     values = {p: stored[p][1] for p in paths if p in stored and stored[p][0] == blobs.get(p)}
+    result.complexity_reused = len(values)
     parsable = sorted(p for p in paths - values.keys() if languages.grammar_for(p, languages.language_of(p)))
     for path, source in read_blobs(checkout, head, parsable).items():
         measured = file_complexity(path, source)
         if measured is not None:
             values[path] = measured.complexity
-    result.complexity_reused, result.complexity_parsed = len(values) - len(parsable), len(parsable)
+    result.complexity_parsed = len(values) - result.complexity_reused
     return pd.Series(values, dtype="float64")
 
 
@@ -87,11 +88,9 @@ def compute_insight(engine: Engine, repository_id: int, checkout: Path, head: st
     hotspot_rows: list[dict] = []
     coupling_rows: list[dict] = []
     if not frame.empty:
-        order = frame["sha"].drop_duplicates().reset_index(drop=True)
-        frame["seq"] = frame["sha"].map(pd.Series(order.index, index=order.values))
+        frame, result.commits = hotspots_mod.number_commits(frame)
         frame["authored_at"] = pd.to_datetime(frame["authored_at"], utc=True)
         changes = hotspots_mod.resolve_renames(frame)
-        result.commits = int(order.size)
         complexity = _complexity(engine, repository_id, checkout, head, head_paths & set(changes["head_path"]), blobs,
                                  result)
         result.files_measured = int(complexity.size)

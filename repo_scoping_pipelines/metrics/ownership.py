@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..collectors.git import run_git
+from ..collectors.git import list_tree, run_git
 from .history import decode
 
 
@@ -26,11 +26,4 @@ def current_paths(checkout: Path, head: str) -> set[str]:
 
 def head_blobs(checkout: Path, head: str) -> dict[str, str]:
     """{path: blob id} of every file at `head` (submodule entries left out)."""
-    out = run_git(["ls-tree", "-r", "-z", "--full-tree", head], cwd=checkout)
-    blobs = {}
-    for entry in filter(None, out.split("\0")):
-        meta, path = entry.split("\t", 1)
-        _mode, kind, blob = meta.split()
-        if kind == "blob":
-            blobs[decode(path.encode("utf-8", errors="surrogateescape"))] = blob
-    return blobs
+    return {decode(e.path.encode("utf-8", errors="surrogateescape")): e.blob for e in list_tree(checkout, head)}

@@ -66,7 +66,6 @@ class _Recent:
     def get(self, compute):
         with self._lock:
             if self._value is None or time.monotonic() - self._at >= self.ttl_s:
-                self._value = None
                 self._value, self._at = compute(), time.monotonic()
             return self._value
 

@@ -46,7 +46,7 @@ class SearchOutcome:
     fallback: str | None = None  # "postgres_keyword" when Milvus could not answer
     notice: str | None = None
     facets: dict[str, dict[str, int]] = field(default_factory=lambda: rank.facets([]))
-    texts: dict[int, str] = field(default_factory=dict)  # chunk id -> whole text, for /ask (not in the API)
+    texts: dict[str, str] = field(default_factory=dict)  # chunk id -> whole text, for /ask (not in the API)
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,7 @@ def _milvus_search(services: Services, q: str, keyword: str, repository: str | N
     return [{k: h.get(k) for k in _CACHED} for h in ranked]
 
 
-def _results(services: Services, ranked: list[dict]) -> tuple[list[dict], dict[int, str]]:
+def _results(services: Services, ranked: list[dict]) -> tuple[list[dict], dict[str, str]]:
     """The API's results for the ranked hits, and each one's whole text."""
     stored = chunk_store.chunks_by_ids(services.reader, [h["chunk_id"] for h in ranked])
     results, texts = [], {}

@@ -13,7 +13,7 @@ from .tables import cross_repository_coupling, history_commit_files, history_com
 MAY_NAME_A_KEY = r"[A-Z][A-Z0-9_]{1,19}-[1-9]|[A-Za-z0-9]/[A-Za-z0-9._/-]+#[1-9]|https?://"
 
 
-def keyed_history(engine: Engine) -> list[dict]:
+def keyed_history(engine: Engine) -> list[tuple]:
     """(repository_id, sha, subject, path, old_path) of every stored commit whose subject may name an issue
     key, and every rename (to follow files to their names at the head); newest commit first per repository."""
     c, f = history_commits, history_commit_files
@@ -22,7 +22,7 @@ def keyed_history(engine: Engine) -> list[dict]:
              .where(sa.or_(c.c.subject.op("~")(MAY_NAME_A_KEY), f.c.old_path.is_not(None)))
              .order_by(f.c.repository_id, c.c.committed_at.desc(), f.c.sha))
     with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(query).mappings()]
+        return [tuple(r) for r in conn.execute(query)]  # plain tuples: every repository's history
 
 
 def repository_names(engine: Engine) -> dict[int, str]:

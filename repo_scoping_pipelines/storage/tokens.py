@@ -41,6 +41,11 @@ class Principal:
     use_unrecorded: bool = False
 
 
+# The token's last use is not recorded within LAST_USED_RESOLUTION_S (or never was).
+_USE_UNRECORDED = sa.or_(api_tokens.c.last_used_at.is_(None), api_tokens.c.last_used_at
+                         < sa.func.now() - sa.text(f"interval '{LAST_USED_RESOLUTION_S} seconds'"))
+
+
 def scope_rank(scope: str) -> int:
     return SCOPES.index(scope)
 
@@ -90,8 +95,7 @@ def authenticate(engine: Engine, token: str) -> Principal | None:
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
     wanted = digest(token)
-    stale = sa.func.now() - sa.text(f"interval '{LAST_USED_RESOLUTION_S} seconds'")
-    unrecorded = sa.or_(api_tokens.c.last_used_at.is_(None), api_tokens.c.last_used_at < stale)
+    unrecorded = _USE_UNRECORDED
     with engine.connect() as conn:
         row = conn.execute(sa.select(api_tokens.c.name, api_tokens.c.scope, api_tokens.c.token_sha256,
                                      unrecorded.label("unrecorded"))
@@ -103,8 +107,7 @@ def authenticate(engine: Engine, token: str) -> Principal | None:
 
 def mark_used(engine: Engine, name: str) -> None:
     """Record that token NAME was used just now (at most once a minute per token)."""
-    stale = sa.func.now() - sa.text(f"interval '{LAST_USED_RESOLUTION_S} seconds'")
     with engine.begin() as conn:
         conn.execute(sa.update(api_tokens).where(api_tokens.c.name == name)
-                     .where(sa.or_(api_tokens.c.last_used_at.is_(None), api_tokens.c.last_used_at < stale))
+                     .where(_USE_UNRECORDED)
                      .values(last_used_at=sa.func.now()))
