@@ -278,6 +278,67 @@ def test_people_merge_and_split_from_the_command_line(refreshed, settings, servi
     assert unknown.returncode == 1 and "nobody@example.com" in unknown.stderr
 
 
+def test_people_merge_and_split_through_the_api_need_a_review_token(refreshed, settings, services):
+    import sqlalchemy as sa
+    from pydantic import SecretStr
+
+    from repo_scoping_pipelines.storage import tokens as token_store
+    from repo_scoping_pipelines.storage.tables import person_decisions
+
+    def decisions() -> list[tuple]:
+        with services.engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(sa.select(
+                person_decisions.c.action, person_decisions.c.identity_a, person_decisions.c.identity_b,
+                person_decisions.c.decided_by, person_decisions.c.note).order_by(person_decisions.c.id))]
+
+    reader = token_store.create_token(services.engine, "people-reader", "read")
+    reviewer = token_store.create_token(services.engine, "people-reviewer", "review")
+    app = create_app(settings.model_copy(update={"api_token": SecretStr("bootstrap-" + "x" * 30)}))
+    body = {"identities": ["github:ada-l", "ada.personal@example.org"], "note": "same person"}
+    with TestClient(app) as client:
+        before = client.get("/people", params={"suggestions": "true"}).json()
+        assert any("ada.personal" in s["identity_a"] + s["identity_b"] for s in before["suggestions"])
+        assert client.get("/people").json().get("suggestions") is None
+        # Refused before anything is read or written: 401 without a token, 403 with a read token.
+        assert client.post("/people/merge", json=body).status_code == 401
+        refused = client.post("/people/merge", json=body, headers={"Authorization": f"Bearer {reader}"})
+        assert refused.status_code == 403 and "review" in refused.json()["error"]["message"]
+        assert decisions() == []
+
+        review = {"Authorization": f"Bearer {reviewer}"}
+        merged = client.post("/people/merge", json=body, headers=review)
+        assert merged.status_code == 200, merged.text
+        answer = merged.json()
+        assert answer["action"] == "merge"
+        assert answer["identities"] == ["github:ada-l", "email:ada.personal@example.org"]
+        (ada,) = answer["people"]
+        assert {i["identity"]: i["reason"] for i in ada["identity_list"]}["email:ada.personal@example.org"] \
+            == "manual merge"
+        assert client.get("/people/ada.personal@example.org").json()["person_id"] == ada["person_id"]
+        assert decisions() == [("merge", "github:ada-l", "email:ada.personal@example.org",
+                                "token:people-reviewer", "same person")]
+        after = client.get("/people", params={"suggestions": "true"}).json()["suggestions"]
+        assert not any("ada.personal" in s["identity_a"] + s["identity_b"] for s in after)
+
+        split = client.post("/people/split", json={"identities": ["ada.personal@example.org"]}, headers=review)
+        assert split.status_code == 200, split.text
+        alone = split.json()["people"]
+        assert len(alone) == 1 and alone[0]["identities"] == 1 and alone[0]["person_id"] != ada["person_id"]
+
+        # Bad input names the problem and writes nothing.
+        written = decisions()
+        unknown = client.post("/people/merge", json={"identities": ["github:ada-l", "nobody@example.com"]},
+                              headers=review)
+        assert unknown.status_code == 404 and "nobody@example.com" in unknown.json()["error"]["message"]
+        single = client.post("/people/merge", json={"identities": ["github:ada-l"]}, headers=review)
+        assert single.status_code == 400 and "two" in single.json()["error"]["message"]
+        for bad in (b"{not json", b'{"identities": []}', b'{"identities": ["a@b.example"], "extra": 1}'):
+            response = client.post("/people/split", content=bad, headers={**review,
+                                                                           "Content-Type": "application/json"})
+            assert response.status_code == 400, (bad, response.text)
+        assert decisions() == written
+
+
 def test_pull_request_metrics_equal_an_independent_computation(refreshed):
     client, prs = refreshed["client"], refreshed["prs"]
     everything = client.get("/metrics/pull-requests", params={"repository": "payments", "window": "all"})

@@ -21,7 +21,7 @@ from repo_scoping_pipelines.api import create_app
 from repo_scoping_pipelines.cli import main as cli
 from repo_scoping_pipelines.collectors.registration import register_repository
 from repo_scoping_pipelines.operations.refresh import refresh_in_process
-from repo_scoping_pipelines.search.classify import FilterError
+from repo_scoping_pipelines.search.classify import FilterError, parse_languages
 from repo_scoping_pipelines.search.query import search
 from repo_scoping_pipelines.storage.tables import content_chunks, repositories
 
@@ -447,7 +447,11 @@ def test_identifier_in_the_query_finds_its_symbol_first(services, make_repo, ins
         '    """The names of the settings in the environment, for load_settings_from_environment."""\n'
         "    return sorted(environment)\n"),
         "settings/größe.py": "def berechne_größe(werte):\n    return len(werte)\n",
-        "settings/store.py": "class SettingsStore:\n    def flush_all(self):\n        return None\n"}
+        "settings/store.py": "class SettingsStore:\n    def flush_all(self):\n        return None\n",
+        # More test functions of that name than the limit below: the filters count before the limit does.
+        **{f"tests/test_drain_{n}.py": f"def drain_queue():\n    return {n}\n" for n in range(8)},
+        "settings/queue.py": "class Queue:\n    def drain_queue(self):\n        return None\n",
+        "web/drain.js": "function drain_queue() {\n  return 1;\n}\n"}
     register_repository(services, "app", str(make_repo("app", files).path))
     _refresh(instance, "app")
     for mode in ("hybrid", "keyword"):  # the exact-symbol list joins the lexical retrievers
@@ -465,6 +469,19 @@ def test_identifier_in_the_query_finds_its_symbol_first(services, make_repo, ins
     assert matched("flush_all") == matched("SettingsStore.flush_all") == {"SettingsStore.flush_all"}
     assert matched("SettingsStore") == {"SettingsStore"} and matched("flush%") == matched("flush_al_") == set()
     assert symbol_matches(services.reader, ["flush_all"], repository="other", limit=10) == []
+
+    def narrowed(**filters):
+        return {(r["path"], r["symbol"]) for r in symbol_matches(services.reader, ["drain_queue"],
+                                                                 repository="app", limit=3, **filters)}
+    assert len(narrowed()) == 3  # 10 chunks of that name: the limit holds
+    assert narrowed(kinds=("code",)) == {("settings/queue.py", "Queue.drain_queue"),
+                                         ("web/drain.js", "drain_queue")}
+    assert narrowed(languages=parse_languages("javascript")) == {("web/drain.js", "drain_queue")}
+    assert narrowed(kinds=("code",), path_like="settings/%") == {("settings/queue.py", "Queue.drain_queue")}
+    assert narrowed(kinds=("docs",)) == set() and narrowed(path_like="%.go") == set()
+    assert len(narrowed(kinds=("tests",), languages=parse_languages("python"))) == 3
+    hits = search(services, "drain_queue", kind="code", language="javascript", limit=5).results
+    assert [(h["path"], h["symbol"]) for h in hits][:1] == [("web/drain.js", "drain_queue")]
 
 
 def test_overlapping_spans_keep_the_most_specific():

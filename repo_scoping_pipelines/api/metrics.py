@@ -7,18 +7,23 @@ import contextlib
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from ..metrics import pipeline as metrics
 from ..metrics.shipped import parse_week
-from ..services import Services
+from ..services import Services, open_services
 from ..storage import catalog
-from .deps import services
+from ..storage.tokens import Principal
+from .auth import require_scope
+from .deps import read_body, services
 from .errors import ApiError
 from .models import (
     AuthorsResponse,
     DailyAuthorsResponse,
     OwnershipResponse,
+    PeopleDecision,
     PeopleResponse,
     PersonDetail,
     PullRequestMetricsResponse,
@@ -188,12 +193,60 @@ def metrics_authors_daily(repository: str = Query(..., min_length=1, max_length=
 @router.get("/people", summary="People merged across git, GitHub and Redmine identities",
             response_model=PeopleResponse, responses=error_responses(400, 503))
 def list_people(q: str | None = Query(None, max_length=200, description="Part of a name, e-mail or login"),
-                limit: int = Query(100, ge=1, le=1000), svc: Services = Depends(services)) -> dict:
+                limit: int = Query(100, ge=1, le=1000),
+                suggestions: bool = Query(False, description="Also the suggested links waiting for a decision"),
+                svc: Services = Depends(services)) -> dict:
     from ..storage import people as people_store
 
     rows = people_store.list_people(svc.reader, q or None, limit)
-    return {"people": [{k: r[k] for k in ("person_id", "display_name", "primary_email", "github_login",
-                                          "identities")} for r in rows]}
+    answer = {"people": [{k: r[k] for k in ("person_id", "display_name", "primary_email", "github_login",
+                                            "identities")} for r in rows]}
+    if suggestions:
+        answer["suggestions"] = people_store.suggestions_of(svc.reader)
+    return answer
+
+
+class PeopleDecisionIn(BaseModel):
+    model_config = {"extra": "forbid"}
+    identities: list[str] = Field(min_length=1, max_length=100,
+                                  description="e-mail, github:LOGIN, redmine:NAME, git-name:NAME or a person id")
+    note: str | None = Field(None, max_length=2000)
+
+
+async def _decide_people(request: Request, action: str, principal: Principal) -> dict:
+    from ..metrics.people import PeopleError
+
+    body = await read_body(request, PeopleDecisionIn)
+    if any(len(i) > 400 or "\x00" in i for i in body.identities):
+        raise ApiError(400, "invalid_request", "identities: each at most 400 characters of text")
+    try:
+        # The decision is recorded under the token's name: who decided is who held the token.
+        return await run_in_threadpool(metrics.decide_people, open_services(request.app.state.settings).engine,
+                                       action, body.identities, decided_by=f"token:{principal.name}",
+                                       note=body.note)
+    except PeopleError as exc:
+        status = 404 if str(exc).startswith("unknown identity") else 400
+        raise ApiError(status, "not_found" if status == 404 else "invalid_request", str(exc)) from None
+
+
+_DECISION_BODY = {"requestBody": {"required": True, "content": {"application/json": {
+    "schema": PeopleDecisionIn.model_json_schema()}}}}
+
+
+@router.post("/people/merge", summary="Make two or more identities one person (token scope review)",
+             response_model=PeopleDecision, responses=error_responses(400, 401, 403, 404, 503),
+             openapi_extra=_DECISION_BODY)
+async def merge_people(request: Request, principal: Principal = Depends(require_scope("review"))) -> dict:
+    """As `repo-scoping people merge`: kept across recomputations until split."""
+    return await _decide_people(request, "merge", principal)
+
+
+@router.post("/people/split", summary="Detach identities from every earlier link (token scope review)",
+             response_model=PeopleDecision, responses=error_responses(400, 401, 403, 404, 503),
+             openapi_extra=_DECISION_BODY)
+async def split_people(request: Request, principal: Principal = Depends(require_scope("review"))) -> dict:
+    """As `repo-scoping people split`: each identity stands alone until merged again."""
+    return await _decide_people(request, "split", principal)
 
 
 @router.get("/people/{person_id}", summary="One person: identities with the reason and confidence of each link",

@@ -551,10 +551,6 @@ class PersonSummary(BaseModel):
     identities: int
 
 
-class PeopleResponse(BaseModel):
-    people: list[PersonSummary]
-
-
 class PersonIdentity(BaseModel):
     identity: str = Field(description="kind:value, e.g. email:a@b.example, github:login")
     kind: Literal["email", "github", "redmine", "git-name"]
@@ -574,10 +570,22 @@ class PersonSuggestion(BaseModel):
     confidence: float
 
 
+class PeopleResponse(BaseModel):
+    people: list[PersonSummary]
+    suggestions: list[PersonSuggestion] | None = Field(None, description="With suggestions=true: possible links "
+                                                                         "waiting for a decision")
+
+
 class PersonDetail(PersonSummary):
     identity_list: list[PersonIdentity]
     suggestions: list[PersonSuggestion] = Field(description="Possible links of its identities waiting for a "
                                                             "person (`repo-scoping people merge`)")
+
+
+class PeopleDecision(BaseModel):
+    action: Literal["merge", "split"]
+    identities: list[str] = Field(description="The identities decided on, as kind:value")
+    people: list[PersonDetail] = Field(description="The people those identities belong to now")
 
 
 

@@ -614,7 +614,7 @@ def decide_people(engine: Engine, action: str, identities: list[str], *, decided
     compute_people(engine)
     persons = {people_store.person_of(engine, k) for k in keys}
     return {"action": action, "identities": keys,
-            "people": [people_store.person(engine, p) for p in sorted(p for p in persons if p)]}
+            "people": [person_detail(engine, p) for p in sorted(p for p in persons if p)]}
 
 
 # --- reads behind /metrics/pull-requests, /metrics/authors/daily and /people (issue 16) ---------------

@@ -119,19 +119,20 @@ def search(services: Services, q: str, *, repository: str | None = None, limit: 
 def _milvus_search(services: Services, q: str, keyword: str, repository: str | None, pool: int, mode: Mode,
                    flt: Filters, weights: RankWeights) -> list[dict]:
     """The ranked candidate pool (filters applied), as small dicts the cache can keep."""
-    expr = filter_expr(repository=repository, kinds=flt.kinds, languages=flt.languages,
-                       path_like=flt.path.like() if flt.path else None)
+    path_like = flt.path.like() if flt.path else None
+    expr = filter_expr(repository=repository, kinds=flt.kinds, languages=flt.languages, path_like=path_like)
     dense = None if mode == "keyword" else services.embedder.embed([q])[0]
     lists = services.vectors.retrieve(services.collection, keyword_text=None if mode == "vector" else keyword,
                                       dense=dense, expr=expr, limit=pool)
+    if flt.path is not None:  # LIKE is wider than the glob, and `_` / `%` in a prefix are wildcards to it
+        lists = {name: [h for h in hits if flt.path.matches(h["path"])] for name, hits in lists.items()}
     if mode != "vector":
         names = rank.symbol_names(rank.identifiers(q))
         if names:  # exact symbol matches from Postgres: indexed, where a Milvus Lite query scans everything
-            rows = chunk_store.symbol_matches(services.reader, names, repository=repository, limit=MAX_POOL)
+            rows = chunk_store.symbol_matches(services.reader, names, repository=repository, limit=pool,
+                                              kinds=flt.kinds, languages=flt.languages, path_like=path_like)
             lists["symbol"] = [hit for hit in ({**r, "file_class": chunk_class(r)} for r in rows)
-                               if flt.keep(hit)][:pool]
-    if flt.path is not None:  # LIKE is wider than the glob, and `_` / `%` in a prefix are wildcards to it
-        lists = {name: [h for h in hits if flt.path.matches(h["path"])] for name, hits in lists.items()}
+                               if flt.keep(hit)]
     ranked = rank.rank(lists, q, kinds=flt.kinds, weights=weights)
     return [{k: h.get(k) for k in _CACHED} for h in ranked]
 

@@ -230,11 +230,28 @@ _EXACT_SYMBOL = sa.or_(content_chunks.c.symbol == sa.any_(sa.bindparam("names", 
                        content_chunks_symbol_tail == sa.any_(sa.bindparam("plain", type_=ARRAY(sa.Text))))
 
 
+_TEXT_SOURCES = ("pull_request", "issue")  # search.classify.TEXT_SOURCES: their source is their class
+# The search filters, each off when its parameter is NULL, so that the limit counts matching rows only.
+# They may be wider than the search's own test (a chunk with no stored class passes `kinds`; LIKE
+# widens a glob), which runs afterwards on the few rows returned.
+_SYMBOL_FILTERS = (
+    sa.or_(sa.bindparam("repository", type_=sa.Text).is_(None),
+           repositories.c.name == sa.bindparam("repository", type_=sa.Text)),
+    sa.or_(sa.bindparam("kinds", type_=ARRAY(sa.Text)).is_(None),
+           sa.case((content_chunks.c.source.in_(_TEXT_SOURCES), content_chunks.c.source),
+                   else_=content_chunks.c.file_class) == sa.any_(sa.bindparam("kinds", type_=ARRAY(sa.Text))),
+           sa.and_(content_chunks.c.source.not_in(_TEXT_SOURCES), content_chunks.c.file_class.is_(None))),
+    sa.or_(sa.bindparam("languages", type_=ARRAY(sa.Text)).is_(None),
+           content_chunks.c.language == sa.any_(sa.bindparam("languages", type_=ARRAY(sa.Text)))),
+    sa.or_(sa.bindparam("path_like", type_=sa.Text).is_(None),
+           content_chunks.c.path.like(sa.bindparam("path_like", type_=sa.Text), escape="")),
+)
+
+
 def _symbol_statement(condition) -> sa.Select:
     return (sa.select(*_SYMBOL_COLUMNS)
             .join(repositories, repositories.c.id == content_chunks.c.repository_id)
-            .where(condition, sa.or_(sa.bindparam("repository", type_=sa.Text).is_(None),
-                                     repositories.c.name == sa.bindparam("repository", type_=sa.Text)))
+            .where(condition, *_SYMBOL_FILTERS)
             .order_by(content_chunks.c.chunk_id)
             .limit(sa.bindparam("limit", type_=sa.Integer)))
 
@@ -244,15 +261,18 @@ _SYMBOL_MATCHES_DOTTED = _symbol_statement(sa.or_(
     _EXACT_SYMBOL, content_chunks.c.symbol.like(sa.any_(sa.bindparam("dotted", type_=ARRAY(sa.Text))))))
 
 
-def symbol_matches(engine: Engine, names: list[str], *, repository: str | None, limit: int) -> list[dict]:
+def symbol_matches(engine: Engine, names: list[str], *, repository: str | None, limit: int,
+                   kinds: tuple[str, ...] = (), languages: tuple[str, ...] = (),
+                   path_like: str | None = None) -> list[dict]:
     """Chunks whose symbol is one of `names` or ends in ".name", for the exact symbol matches of the
     identifiers typed in a query (the name "method" matches "Class.method"; "Class.method" matches
-    "pkg.Class.method")."""
+    "pkg.Class.method"), narrowed by the search filters (`path_like`: a LIKE pattern, no escape)."""
     if not names:
         return []
     escaped = [n.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") for n in names if "." in n]
     params = {"names": list(names), "plain": [n for n in names if "." not in n],
-              "dotted": ["%." + n for n in escaped], "repository": repository, "limit": limit}
+              "dotted": ["%." + n for n in escaped], "repository": repository, "limit": limit,
+              "kinds": list(kinds) or None, "languages": list(languages) or None, "path_like": path_like}
     statement = _SYMBOL_MATCHES_DOTTED if params["dotted"] else _SYMBOL_MATCHES
     with engine.connect() as conn:
         return [dict(r) for r in conn.execute(statement, params).mappings()]
