@@ -150,3 +150,23 @@ def summary_ms(values: list[float]) -> str:
     ms = [v * 1000 for v in values]
     return (f"p50 {percentile(ms, 50):.1f} ms, p95 {percentile(ms, 95):.1f} ms, max {max(ms):.1f} ms, "
             f"mean {statistics.fmean(ms):.1f} ms (n={len(ms)})")
+
+
+def store_head_extractions(services, repo_id: int, repo: Path, head: str, paths: list[str] | None = None) -> int:
+    """What the facts stage (observed_facts) stores for the head: each parsable file's extraction, with its
+    complexity that change_insight reuses; `paths` for the files a new commit changed. Returns how many."""
+    from repo_scoping_pipelines.collectors import languages
+    from repo_scoping_pipelines.facts.extract import EXTRACTOR_VERSION, extract_file
+    from repo_scoping_pipelines.insight.pipeline import read_blobs
+    from repo_scoping_pipelines.metrics.ownership import head_blobs
+    from repo_scoping_pipelines.storage import facts as fact_store
+
+    blobs = head_blobs(repo, head)
+    parsable = sorted(p for p in (blobs if paths is None else set(paths) & set(blobs))
+                      if languages.grammar_for(p, languages.language_of(p)) is not None)
+    rows = [{"path": path, "content_hash": blobs[path], "extractor_version": EXTRACTOR_VERSION, "family": "code",
+             "extraction": extract_file(path, "code", source.decode("utf-8", "replace"),
+                                        languages.language_of(path)).as_json()}
+            for path, source in read_blobs(repo, head, parsable).items()]
+    fact_store.store_extractions(services.engine, repo_id, rows, [])
+    return len(rows)

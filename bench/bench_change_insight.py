@@ -16,7 +16,7 @@ import statistics
 import time
 from pathlib import Path
 
-from _common import add_stack_args, default_repo, throwaway_stack
+from _common import add_stack_args, default_repo, store_head_extractions, throwaway_stack
 
 
 def main() -> None:
@@ -27,13 +27,9 @@ def main() -> None:
     args = parser.parse_args()
     repo = (args.repo or default_repo("fastapi")).resolve()
 
-    from repo_scoping_pipelines.collectors import languages
-    from repo_scoping_pipelines.facts.extract import EXTRACTOR_VERSION, extract_file
-    from repo_scoping_pipelines.insight.pipeline import compute_insight, read_blobs
-    from repo_scoping_pipelines.metrics.ownership import head_blobs
+    from repo_scoping_pipelines.insight.pipeline import compute_insight
     from repo_scoping_pipelines.metrics.pipeline import extract_history
     from repo_scoping_pipelines.storage import catalog
-    from repo_scoping_pipelines.storage import facts as fact_store
 
     with throwaway_stack(args, "insight") as (settings, services):
         repo_id = catalog.add_repository(services.engine, repo.name, str(repo), "local_path").id
@@ -54,13 +50,7 @@ def main() -> None:
                   f"reused {result.complexity_reused}, parsed {result.complexity_parsed}")
 
         timed("without stored complexities")
-        blobs = head_blobs(repo, history.head)
-        parsable = sorted(p for p in blobs if languages.grammar_for(p, languages.language_of(p)) is not None)
-        rows = [{"path": path, "content_hash": blobs[path], "extractor_version": EXTRACTOR_VERSION, "family": "code",
-                 "extraction": extract_file(path, "code", source.decode("utf-8", "replace"),
-                                            languages.language_of(path)).as_json()}
-                for path, source in read_blobs(repo, history.head, parsable).items()]
-        fact_store.store_extractions(services.engine, repo_id, rows, [])
+        store_head_extractions(services, repo_id, repo, history.head)
         timed("with the facts stage's complexities")
 
 

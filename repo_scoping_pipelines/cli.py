@@ -743,14 +743,14 @@ def export_openapi(name: str, output: str | None) -> None:
 def export_backstage(names: tuple[str, ...], output_dir: str | None) -> None:
     """Backstage catalog-info.yaml (Component, API) of each NAME (default: every registered repository)."""
     from .exports import pipeline
-    from .exports.backstage import build_catalog_info
+    from .exports.backstage import RouteIndex, build_catalog_info
     from .storage import exports as export_store
     from .storage.catalog import NotFound, list_repositories
 
     reader = _services().reader
     names = names or tuple(r.name for r in list_repositories(reader))
     packages = export_store.package_names(reader)  # every repository's package names, read once
-    routes = export_store.route_facts(reader)  # and every repository's routes (consumesApis)
+    routes = RouteIndex(export_store.route_facts(reader))  # and every repository's routes, indexed once
     documents = []
     for name in names:
         try:

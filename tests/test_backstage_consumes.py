@@ -14,7 +14,7 @@ from test_backstage import validate_entity
 from repo_scoping_pipelines.api import create_app
 from repo_scoping_pipelines.chunking.code import get_parser
 from repo_scoping_pipelines.collectors.registration import register_repository
-from repo_scoping_pipelines.exports.backstage import Inputs, build_entities
+from repo_scoping_pipelines.exports.backstage import Inputs, RouteIndex, build_entities
 from repo_scoping_pipelines.facts.extract import extract_file
 from repo_scoping_pipelines.facts.http_calls import extract_http_calls
 from repo_scoping_pipelines.facts.imports import extract_imports
@@ -164,7 +164,7 @@ def test_own_routes_and_ambiguous_matches_are_not_consumed():
                 "value": {"method": method, "path": path, "framework": "Flask", "handler": "h"}}
 
     def consumes(facts: list[dict], routes: dict[str, list[dict]]) -> list[str]:
-        (component, *_) = build_entities(Inputs("front", "/src/front", "c1", facts, routes=routes,
+        (component, *_) = build_entities(Inputs("front", "/src/front", "c1", facts, routes=RouteIndex(routes),
                                                 openapi="{}" if any(f["kind"] == "route" for f in facts) else None))
         validate_entity(component)
         return component["spec"].get("consumesApis", [])
@@ -174,7 +174,8 @@ def test_own_routes_and_ambiguous_matches_are_not_consumed():
     assert consumes([call], {"one": [route("/items/mine")]}) == []  # a call's {id} is not the literal "mine"
     assert consumes([call, route("/items/{x}")], {"one": [route("/items/{id}")]}) == []  # calls itself
     (component, *_) = build_entities(Inputs("front", "/src/front", "c1", [call],
-                                            routes={"one": [route("/items/{id}")], "two": [route("/items/{k}")]}))
+                                            routes=RouteIndex({"one": [route("/items/{id}")],
+                                                               "two": [route("/items/{k}")]})))
     assert "consumesApis" not in component["spec"]
     assert component["metadata"]["annotations"]["repo-scoping.dev/consumes-ambiguous"].startswith("1 HTTP")
 

@@ -97,7 +97,7 @@ class Inputs:
     top_author: dict | None = None  # {"email", "name", "lines"}: most surviving lines, from history
     packages: dict[str, str] = field(default_factory=dict)  # package name -> other registered repository
     openapi: str | None = None  # the discovered-routes OpenAPI document (JSON text)
-    routes: dict[str, list[dict]] = field(default_factory=dict)  # other registered repository -> its route facts
+    routes: RouteIndex = field(default_factory=lambda: RouteIndex({}))  # every repository's routes
 
 
 def _of(facts: Iterable[dict], kind: str) -> list[dict]:
@@ -205,13 +205,21 @@ def _route_hits(method: str, segments: list[tuple[bool, str]], index) -> list[di
             if (method == route_method or "ANY" in (method, route_method)) and _matches(segments, route_segments)]
 
 
+class RouteIndex:
+    """Every registered repository's route facts (`facts`) and their matchable form, built once: an export
+    of every repository matches each one's calls against the same index."""
+
+    def __init__(self, facts: dict[str, list[dict]]) -> None:
+        self.facts = facts
+        self.by_repository = {repo: index for repo, repo_facts in sorted(facts.items())
+                              if (index := _route_index(repo_facts))}
+
+
 def consumed_apis(inputs: Inputs) -> tuple[dict[str, list[dict]], int]:
     """({`api:` reference: [evidence]}, number of ambiguous calls) from this repository's http_call facts
     and the other repositories' route facts."""
     own = _route_index(inputs.facts)
-    others = {repo: _route_index(facts) for repo, facts in sorted(inputs.routes.items())
-              if repo != inputs.repository}
-    others = {repo: index for repo, index in others.items() if index}
+    others = {repo: index for repo, index in inputs.routes.by_repository.items() if repo != inputs.repository}
     consumed: dict[str, list[dict]] = {}
     ambiguous = 0
     for call in sorted(_of(inputs.facts, "http_call"), key=lambda f: (f["path"], f["line"], f["subject"])):

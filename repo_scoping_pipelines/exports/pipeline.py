@@ -15,7 +15,7 @@ from ..storage import abilities as ability_store
 from ..storage import catalog
 from ..storage import exports as export_store
 from ..storage import facts as fact_store
-from .backstage import Inputs, build_catalog_info
+from .backstage import Inputs, RouteIndex, build_catalog_info
 from .openapi import build_openapi, http_routes
 from .sbom import Document, build_sbom
 from .timeline import ability_changes, similar, summarise
@@ -65,23 +65,23 @@ class Outside:
     abilities: list[dict]  # the approved registry rows
     top_author: dict | None
     packages: dict[str, str]  # every registered repository's package names
-    routes: dict[str, list[dict]] = field(default_factory=dict)  # every repository's route facts (consumesApis)
+    routes: RouteIndex = field(default_factory=lambda: RouteIndex({}))  # every repository's routes (consumesApis)
 
 
 def backstage_outside(engine: Engine, name: str, packages: dict[str, str] | None = None,
-                      routes: dict[str, list[dict]] | None = None) -> Outside:
+                      routes: RouteIndex | None = None) -> Outside:
     """`packages` and `routes` when the caller already has them (several repositories in a row)."""
     repo = catalog.get_repository(engine, name)
     return Outside(repo.id, ability_store.repository_abilities(engine, repo.id), export_store.top_author(engine, repo.id),
                    export_store.package_names(engine) if packages is None else packages,
-                   export_store.route_facts(engine) if routes is None else routes)
+                   RouteIndex(export_store.route_facts(engine)) if routes is None else routes)
 
 
 def outside_digest(outside: Outside, name: str) -> str:
     """A short hash of what catalog-info.yaml of `name` takes from outside its own facts: a change to any of
     it (an approval, the top author, another repository's package names or routes) changes the document."""
-    routes = sorted((repo, f["subject"], f["path"], f["line"]) for repo, facts in outside.routes.items() if repo != name
-                    for f in facts)  # the consumes evidence cites their path:line
+    routes = sorted((repo, f["subject"], f["path"], f["line"])  # the consumes evidence cites their path:line
+                    for repo, facts in outside.routes.facts.items() if repo != name for f in facts)
     return hashlib.sha256(json.dumps([sorted(a["key"] for a in outside.abilities), outside.top_author,
                                       sorted(outside.packages.items()), routes], default=str).encode()
                           ).hexdigest()[:16]

@@ -201,6 +201,11 @@ def drift(rules: list[DriftRule], files: Collection[str], owners: pd.DataFrame, 
     per["share"] = per["lines"] / per["rule_lines"]
     per = per.sort_values(["order", "lines", "author"], ascending=[True, False, True])
     top_active = per[per["active"]].drop_duplicates("order").set_index("order")
+    # Each rule's top authors in one pass over the sorted frame (not one scan of it per rule).
+    top_authors = {order: [{"author": r.author, "author_name": r.author_name, "lines": int(r.lines),
+                            "share": round(float(r.share), 6), "active": bool(r.active),
+                            "declared": bool(r.declared)} for r in group.itertuples(index=False)]
+                   for order, group in per.groupby("order", sort=False).head(top).groupby("order", sort=False)}
 
     rows = []
     for rule in sorted(rules, key=lambda r: r.order):
@@ -211,10 +216,7 @@ def drift(rules: list[DriftRule], files: Collection[str], owners: pd.DataFrame, 
         unresolved = [s["owner"] for s in status if not s["resolved"]]
         declared_lines = int(totals["declared_lines"].get(rule.order, 0))
         share = round(declared_lines / n_lines, 6) if n_lines and resolved else None
-        mine = per[per["order"] == rule.order].head(top)
-        authors = [{"author": r.author, "author_name": r.author_name, "lines": int(r.lines),
-                    "share": round(float(r.share), 6), "active": bool(r.active), "declared": bool(r.declared)}
-                   for r in mine.itertuples(index=False)]
+        authors = top_authors.get(rule.order, [])
         inactive = [s["owner"] for s in resolved if s["active"] is False]
         if rule.order in top_active.index:
             undeclared = None if unresolved and not bool(top_active.at[rule.order, "declared"]) else \
