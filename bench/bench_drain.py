@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import psutil
-from _common import WORK, Timer, add_stack_args, throwaway_stack
+from _common import Timer, WORK, add_stack_args, compile_project, throwaway_stack
 from make_repos import make_repos
 
 
@@ -175,6 +175,7 @@ def main() -> None:
     parser.add_argument("--skip-in-process", action="store_true")
     add_stack_args(parser)
     args = parser.parse_args()
+    compile_project()
     repos = make_repos(args.count, args.repos)
 
     daemon = drain_with_daemon(args, repos)

@@ -27,7 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import ROOT, WORK, add_stack_args, default_repo, git, throwaway_stack
+from _common import ROOT, WORK, add_stack_args, compile_project, default_repo, git, throwaway_stack
 
 CLI = [sys.executable, "-m", "repo_scoping_pipelines.cli"]
 
@@ -77,6 +77,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="cProfile one no-change refresh")
     add_stack_args(parser)
     args = parser.parse_args()
+    compile_project()
     source = args.repo or default_repo("fastapi")
     # A private clone: the one-file commit must not touch the source checkout.
     large = WORK / "refresh_cost_src" / source.name

@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import WORK, add_stack_args, throwaway_stack
+from _common import WORK, add_stack_args, compile_project, throwaway_stack
 from bench_refresh_cost import _make_tiny
 
 CLI = [sys.executable, "-m", "repo_scoping_pipelines.cli"]
@@ -75,6 +75,7 @@ def main() -> None:
     parser.add_argument("--warm", type=int, default=2)
     add_stack_args(parser)
     args = parser.parse_args()
+    compile_project()
     path = args.repo or _make_tiny(WORK / "refresh_cost_src" / "tiny")
     name = path.name
     with throwaway_stack(args, "refresh_profile") as (_settings, services):

@@ -8,15 +8,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from repo_scoping_pipelines.safety.egress import EgressError, allowed_session, check_url
 from repo_scoping_pipelines.safety.redaction import redact
 
 from ..config import Settings
+
+if TYPE_CHECKING:  # imported where a request is made: a refresh with nothing to fetch never loads requests
+    import requests
 
 
 class CollectorError(RuntimeError):
@@ -152,6 +155,8 @@ class JsonClient:
 
     def _attempt(self, url: str, params: dict | None, headers: dict[str, str], path: str) -> requests.Response:
         """One request; raises _Retry for an answer the policy may repeat."""
+        import requests  # loaded already by egress.allowed_session, which built the session
+
         attempts = self.retries + 1  # what the final error reports: it is raised only when none are left
         if self._blocked_until > time.time():
             self._wait(self._blocked_until - time.time() + 1.0, "no requests left")
