@@ -762,15 +762,13 @@ class CoupledPair(BaseModel):
     degree: float = Field(description="shared revisions / average revisions of the two files, 0..1")
 
 
-class CrossCoupledPair(BaseModel):
+class CrossCoupledPair(CoupledPair):
+    """A CoupledPair across repositories, its revisions counted in issue keys rather than commits."""
+
     repository_a: str = Field(description="The repository asked about")
-    path_a: str
     repository_b: str = Field(description="Another repository")
-    path_b: str
     shared_revisions: int = Field(description="Issue keys both files changed under")
     revisions_a: int = Field(description="Issue keys file a changed under")
-    revisions_b: int
-    degree: float = Field(description="shared revisions / average revisions of the two files, 0..1")
     shared_keys: list[str] = Field(description="The first few shared issue keys, sorted")
 
 
