@@ -125,9 +125,15 @@ def test_refreshes_refused_without_daemon_unknown_or_unauthorized(refreshed, set
 
 
 def test_health_counts_runs_by_status(refreshed):
-    counts = refreshed.get("/health").json()["runs"]["counts"]
+    runs = refreshed.get("/health").json()["runs"]
+    counts = runs["counts"]
     assert counts["success"] == 1 and counts["failure"] == 1
     assert counts["queued"] == 0 and counts["started"] == 0
+    # Each asset's latest materialization: the good refresh's, for its partition; never-materialized: null.
+    snapshot = runs["assets"]["repository_snapshot"]
+    assert snapshot["run_id"] == refreshed.ok_run and snapshot["partition"] == "ledger" and snapshot["at"] > 0
+    assert runs["assets"]["content_chunks"]["run_id"] == refreshed.ok_run
+    assert runs["assets"]["cross_repository_coupling"] is None  # only its weekly schedule materializes it
 
 
 def test_cli_runs_lists_failed_runs_with_their_error(refreshed):

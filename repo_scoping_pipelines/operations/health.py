@@ -147,9 +147,13 @@ def last_runs(instance) -> dict:
     from repo_scoping_pipelines.definitions import defs
     from repo_scoping_pipelines.operations.runs import count_by_status
 
+    keys = sorted(defs.resolve_all_asset_keys(), key=lambda k: k.to_user_string())
+    # One asset-records read for every asset (the latest materialization of each is in its entry).
+    latest_of = {r.asset_entry.asset_key: r.asset_entry.last_materialization
+                 for r in instance.get_asset_records(keys)}
     assets: dict[str, dict | None] = {}
-    for key in sorted(defs.resolve_all_asset_keys(), key=lambda k: k.to_user_string()):
-        record = instance.get_latest_materialization_event(key)
+    for key in keys:
+        record = latest_of.get(key)
         if record is None:
             assets[key.to_user_string()] = None
             continue
