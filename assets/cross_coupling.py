@@ -21,7 +21,8 @@ from .metrics import commit_history
 def cross_repository_coupling(context: dg.AssetExecutionContext, repo_scoping: RepoScopingResource
                               ) -> dg.MaterializeResult:
     """Files of different repositories that change under the same issue keys: commits whose subject names a
-    Jira-style key (`PAY-123`) or a qualified `owner/repo#123` (a bare `#123` never: it is per repository)
+    Jira-style key (`PAY-123`), a qualified `owner/repo#123`, or a bare `#123` in a repository whose GitHub
+    slug is known (it is that repository's `owner/repo#123`; elsewhere a bare number is no key)
     form one change set per repository and key; pairs get code-maat's degree = shared keys / average keys
     of the two files, with the within-repository REPO_SCOPING_INSIGHT_COUPLING_* minimums and maximum
     change-set size. Rebuilt whole by the daily_cross_repository_coupling schedule (04:30 UTC, after the
@@ -31,7 +32,7 @@ def cross_repository_coupling(context: dg.AssetExecutionContext, repo_scoping: R
     services = repo_scoping.services()
     settings = services.settings
     result = compute_cross_coupling(
-        services.engine, settings.checkouts, min_revs=settings.insight_coupling_min_revs,
+        services.engine, settings, min_revs=settings.insight_coupling_min_revs,
         min_shared_revs=settings.insight_coupling_min_shared_revs, min_degree=settings.insight_coupling_min_degree,
         max_changeset=settings.insight_coupling_max_changeset)
     counts = cross_store.cross_coupling_counts(services.engine)

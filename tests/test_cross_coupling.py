@@ -1,6 +1,8 @@
 """Change coupling across repositories (cross_repository_coupling): two real git repositories whose commits
 name the same Jira keys, pairs and degrees known by construction and recomputed from `git log`; a bare `#12`
-never couples; a change set above the maximum size is left out. Key extraction unit tests."""
+is its own repository's issue where that repository's GitHub slug is known (and meets `owner/repo#12`
+written elsewhere), else no key; a change set above the maximum size is left out. Key extraction unit
+tests."""
 
 from __future__ import annotations
 
@@ -41,6 +43,16 @@ def test_issue_keys(subject, keys):
     assert cross.issue_keys(subject) == keys
 
 
+@pytest.mark.parametrize(("subject", "keys"), [
+    ("fix #12", ["acme/pay#12"]),
+    ("feat: refunds (#345)", ["acme/pay#345"]),  # GitHub's squash-merge subject: the pull request
+    ("refs #7, see other/repo#7", ["acme/pay#7", "other/repo#7"]),
+    ("&#38; ##4 #0 #12a issue#5", []),  # an HTML entity, a doubled #, no number, glued: none is a reference
+])
+def test_bare_numbers_are_the_home_repository_issues(subject, keys):
+    assert cross.issue_keys(subject, home="Acme/Pay") == keys
+
+
 def test_extract_keys_is_one_row_per_subject_and_key():
     frame = cross.extract_keys(pd.Series(["PAY-1 PAY-1 PAY-2", "nothing", None, "a/b#1"], index=[10, 11, 12, 13]))
     assert sorted(map(tuple, frame.to_numpy().tolist())) == [(10, "PAY-1"), (10, "PAY-2"), (13, "a/b#1")]
@@ -65,7 +77,8 @@ def test_change_sets_drop_large_commits_and_large_sets():
 
 def _build(make_repo):
     pay = make_repo("payments")  # "initial commit": README.md, no key
-    web = make_repo("storefront")
+    pay.git("remote", "add", "origin", "https://github.com/acme/payments.git")  # its bare #N: acme/payments#N
+    web = make_repo("storefront")  # no remote: its bare #N are no keys
     pay.commit({"api/charge.py": "def charge():\n    pass\n"}, "PAY-1: charge endpoint")
     web.commit({"web/pay.js": "charge()\n"}, "feat: PAY-1 call charge")
     pay.commit({"api/charge.py": "def charge(x):\n    pass\n", "api/refund.py": "def refund():\n    pass\n"},
@@ -74,9 +87,11 @@ def _build(make_repo):
     pay.commit({"api/charge.py": "def charge(x):\n    return round(x)\n"}, "fix(PAY-3): rounding")
     web.commit({"web/pay.js": "charge(round(1))\n"}, "PAY-3 rounding")
     pay.commit({"api/refund.py": "def refund():\n    return 0\n"}, "PAY-3 follow-up")  # PAY-3 in payments: 2 files
-    # Bare #12 in both: two different issues; would couple refund.py and cart.js (shared 2) if it were a key.
+    # Bare #12 in both: acme/payments#12 in payments, no key in storefront (whose slug is unknown) ...
     pay.commit({"api/refund.py": "def refund():\n    return 1\n"}, "fix #12")
     web.commit({"web/cart.js": "refund(1)\n"}, "fix #12")
+    # ... which storefront meets by naming it: refund.py and cart.js now share PAY-2 and acme/payments#12.
+    web.commit({"web/cart.js": "refund(2)\n"}, "follow-up to acme/payments#12")
     # PAY-4 in payments: two small commits, 5 files together > MAX_CHANGESET: that change set is left out.
     pay.commit({"api/charge.py": "def charge(x):\n    return round(x, 2)\n", "gen/a.py": "A = 1\n",
                 "gen/b.py": "B = 1\n"}, "PAY-4 generated clients")
@@ -85,13 +100,17 @@ def _build(make_repo):
     return pay, web
 
 
-def _git_change_sets(repo) -> dict[str, set[str]]:
-    """key -> files, from git's own log, with a plain regex: independent of the project's parsing."""
+def _git_change_sets(repo, home: str | None = None) -> dict[str, set[str]]:
+    """key -> files, from git's own log, with plain regexes: independent of the project's parsing."""
     sets: dict[str, set[str]] = {}
     out = repo.git("log", "--no-merges", "--format=%x00%s", "--name-only")
     for block in out.split("\0")[1:]:
         subject, *files = [line for line in block.splitlines() if line.strip()]
-        for key in set(re.findall(r"\b[A-Z]{2,}-[1-9]\d*\b", subject)):
+        keys = set(re.findall(r"\b[A-Z]{2,}-[1-9]\d*\b", subject))
+        keys |= {f"{slug.lower()}#{n}" for slug, n in re.findall(r"([\w.-]+/[\w.-]+)#(\d+)", subject)}
+        if home:
+            keys |= {f"{home}#{n}" for n in re.findall(r"(?:^|\s)#(\d+)", subject)}
+        for key in keys:
             sets.setdefault(key, set()).update(files)
     return {k: v for k, v in sets.items() if len(v) <= MAX_CHANGESET}
 
@@ -165,32 +184,39 @@ def test_cross_repository_pairs_match_construction_and_git_log(settings, coupled
     assert from_pay.status_code == 200
     body = from_pay.json()
     assert body["repository"] == "payments" and body["scope"] == "cross"
-    # By construction: charge.py under PAY-1..3 (PAY-4's 5-file set left out), refund.py under PAY-2, PAY-3;
-    # pay.js under PAY-1..4, cart.js under PAY-2 only (#12 is no key).
+    # By construction: charge.py under PAY-1..3 (PAY-4's 5-file set left out), refund.py under PAY-2, PAY-3
+    # and acme/payments#12; pay.js under PAY-1..4, cart.js under PAY-2 and acme/payments#12 (its own bare
+    # #12 is no key).
     assert body["pairs"] == [
         {"repository_a": "payments", "path_a": "api/charge.py", "repository_b": "storefront", "path_b": "web/pay.js",
          "shared_revisions": 3, "revisions_a": 3, "revisions_b": 4, "degree": pytest.approx(3 / 3.5, abs=1e-6),
          "shared_keys": ["PAY-1", "PAY-2", "PAY-3"]},
+        {"repository_a": "payments", "path_a": "api/refund.py", "repository_b": "storefront", "path_b": "web/cart.js",
+         "shared_revisions": 2, "revisions_a": 3, "revisions_b": 2, "degree": pytest.approx(2 / 2.5, abs=1e-6),
+         "shared_keys": ["PAY-2", "acme/payments#12"]},
         {"repository_a": "payments", "path_a": "api/refund.py", "repository_b": "storefront", "path_b": "web/pay.js",
-         "shared_revisions": 2, "revisions_a": 2, "revisions_b": 4, "degree": pytest.approx(2 / 3, abs=1e-6),
+         "shared_revisions": 2, "revisions_a": 3, "revisions_b": 4, "degree": pytest.approx(2 / 3.5, abs=1e-6),
          "shared_keys": ["PAY-2", "PAY-3"]},
     ]
     # The same figures from `git log` of both repositories.
-    expected = _expected_pairs(_git_change_sets(pay), _git_change_sets(web), min_shared=2)
+    expected = _expected_pairs(_git_change_sets(pay, "acme/payments"), _git_change_sets(web), min_shared=2)
     assert {(p["path_a"], p["path_b"]): (p["shared_revisions"], p["revisions_a"], p["revisions_b"],
                                          pytest.approx(p["degree"], abs=1e-6)) for p in body["pairs"]} == expected
     # Seen from the other repository: the same pairs, that repository on side a.
     assert [(p["repository_a"], p["path_a"], p["path_b"], p["revisions_a"], p["revisions_b"])
             for p in from_web["pairs"]] == [("storefront", "web/pay.js", "api/charge.py", 4, 3),
-                                            ("storefront", "web/pay.js", "api/refund.py", 4, 2)]
-    assert one_file["pairs"] == []  # cart.js: one shared key with anything (bare #12 does not count)
+                                            ("storefront", "web/cart.js", "api/refund.py", 2, 3),
+                                            ("storefront", "web/pay.js", "api/refund.py", 4, 3)]
+    # cart.js: with refund.py only (its own bare #12 does not count; with charge.py it shares PAY-2 alone).
+    assert [(p["path_b"], p["shared_keys"]) for p in one_file["pairs"]] == [
+        ("api/refund.py", ["PAY-2", "acme/payments#12"])]
     # The default scope is the within-repository coupling, unchanged in shape.
     assert within["scope"] == "within" and all("repository_a" not in p for p in within["pairs"])
     assert missing.status_code == 404 and "nope" in missing.json()["error"]["message"]
     assert bad.status_code == 400
-    assert (meta["pairs"], meta["repositories"], meta["change_sets_too_large"]) == (2, 2, 1)
-    assert meta["keys"] == 4 and meta["repositories_with_keys"] == 2
-    assert again["pairs"] == 2 and again["dagster/row_count"] == 2  # a rerun replaces, it does not add
+    assert (meta["pairs"], meta["repositories"], meta["change_sets_too_large"]) == (3, 2, 1)
+    assert meta["keys"] == 5 and meta["repositories_with_keys"] == 2
+    assert again["pairs"] == 3 and again["dagster/row_count"] == 3  # a rerun replaces, it does not add
 
 
 def test_rows_are_ordered_once_and_the_schedule_requests_a_run(services, coupled):
@@ -202,7 +228,7 @@ def test_rows_are_ordered_once_and_the_schedule_requests_a_run(services, coupled
     *_, instance = coupled
     with services.engine.connect() as conn:
         rows = conn.execute(sa.select(cross_repository_coupling)).mappings().all()
-    assert len(rows) == 2 and all(r["repository_a_id"] < r["repository_b_id"] for r in rows)
+    assert len(rows) == 3 and all(r["repository_a_id"] < r["repository_b_id"] for r in rows)
     assert all(0 < r["degree"] <= 1 for r in rows)
     schedule = defs.resolve_schedule_def("daily_cross_repository_coupling")
     (request,) = schedule.evaluate_tick(dg.build_schedule_context(

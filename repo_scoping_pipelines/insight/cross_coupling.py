@@ -13,9 +13,12 @@ conservative: only references that name the same issue wherever they are written
   pull-request URLs `https://host/owner/repo/issues/123`, `…/pull/123`, `…/-/issues/123`,
   `…/-/merge_requests/123`. Normalised to `owner/repo#123` in lower case (GitHub and GitLab paths are
   case-insensitive); the host is not part of the key.
-- A bare `#123` is NEVER a key: GitHub and GitLab number issues per repository, so `#12` in two
-  repositories names two different issues. Redmine's `refs #123` / `fixes #123` are left out for the same
-  reason: nothing records that two repositories share one Redmine tracker.
+- A bare `#123` names an issue or pull request of the repository it is written in (GitHub's own
+  reading of a commit message): in a repository whose GitHub slug is known (a GitHub URL, or a local
+  clone's `origin`), it is that repository's `owner/repo#123`, so another repository's commit naming
+  `owner/repo#123` meets it. Where no slug is known it is no key: `#12` in two such repositories names two
+  different issues. Redmine's `refs #123` / `fixes #123` read the same way (nothing records that two
+  repositories share one Redmine tracker, so a Redmine number is never taken as shared).
 
 Change sets: all files touched by the commits whose subject names key K in repository R form the
 change set (R, K). Commits with more than `max_changeset_size` files are left out first (as within a
@@ -36,6 +39,7 @@ labelled with: ids in storage, names in tests).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 import pandas as pd
 
@@ -52,43 +56,54 @@ _SLUG = r"[A-Za-z0-9][A-Za-z0-9._\-]*(?:/[A-Za-z0-9][A-Za-z0-9._\-]*)+"
 _QUALIFIED = rf"(?<![A-Za-z0-9_./\-])(?P<slug>{_SLUG})#(?P<number>[1-9][0-9]{{0,8}})(?![0-9A-Za-z_])"
 _URL = (rf"https?://[A-Za-z0-9.\-]+(?::[0-9]+)?/(?P<url_slug>{_SLUG}?)/(?:-/)?"
         r"(?:issues|pull|pulls|merge_requests)/(?P<url_number>[1-9][0-9]{0,8})(?![0-9A-Za-z_])")
-ISSUE_REFERENCE = re.compile(f"{_URL}|{_QUALIFIED}|{_JIRA}")
+# `#12` alone: not after a slug character (that is `owner/repo#12`), `&` (`&#12;`) or another `#`.
+_BARE = r"(?<![A-Za-z0-9_./\-&#])#(?P<bare>[1-9][0-9]{0,8})(?![0-9A-Za-z_])"
+ISSUE_REFERENCE = re.compile(f"{_URL}|{_QUALIFIED}|{_JIRA}|{_BARE}")
 
 PAIR_COLUMNS = ["repository_a", "path_a", "repository_b", "path_b", "shared_revisions", "revisions_a",
                 "revisions_b", "average_revisions", "degree", "shared_keys"]
 SHOWN_KEYS = 5  # shared keys kept per pair (the first ones, sorted)
 
 
-def _keys_frame(matches: pd.DataFrame) -> pd.Series:
+def _keys_frame(matches: pd.DataFrame, homes: pd.Series | None) -> pd.Series:
     """One key per extractall match (NaN where a match is not a key)."""
     url = matches["url_slug"].str.lower() + "#" + matches["url_number"]
     qualified = matches["slug"].str.lower() + "#" + matches["number"]
     jira = matches["jira"].where(~matches["jira"].str.split("-").str[0].isin(NOT_PROJECTS))
-    return url.fillna(qualified).fillna(jira)
+    keys = url.fillna(qualified).fillna(jira)
+    if homes is not None:  # a bare number is its own repository's issue, where that repository's slug is known
+        home = homes.reindex(matches.index.get_level_values(0)).astype("string").str.lower()
+        keys = keys.fillna(pd.Series((home + "#" + matches["bare"].to_numpy()).to_numpy(), index=matches.index))
+    return keys
 
 
-def extract_keys(subjects: pd.Series) -> pd.DataFrame:
+def extract_keys(subjects: pd.Series, homes: pd.Series | None = None) -> pd.DataFrame:
     """Issue keys of each subject, vectorised: one row per (index of `subjects`, key), duplicates dropped.
+    `homes`: the GitHub slug (`owner/repo`) of each subject's repository, same index, NaN where unknown.
     Columns: the index as `row`, `issue_key`."""
     subjects = subjects.fillna("").astype(str)
     matches = subjects.str.extractall(ISSUE_REFERENCE).astype("string")
     if matches.empty:
         return pd.DataFrame({"row": pd.Series(dtype=subjects.index.dtype), "issue_key": pd.Series(dtype=object)})
-    keys = _keys_frame(matches).dropna()
+    keys = _keys_frame(matches, homes).dropna()
     out = pd.DataFrame({"row": keys.index.get_level_values(0), "issue_key": keys.astype(object).to_numpy()})
     return out.drop_duplicates().reset_index(drop=True)
 
 
-def issue_keys(subject: str) -> list[str]:
-    """The issue keys one commit subject names, sorted (see the module's rule)."""
-    return sorted(extract_keys(pd.Series([subject]))["issue_key"])
+def issue_keys(subject: str, home: str | None = None) -> list[str]:
+    """The issue keys one commit subject names, sorted (see the module's rule); `home`: the slug of the
+    repository it was written in, for its bare `#N`."""
+    homes = pd.Series([home], dtype=object) if home else None
+    return sorted(extract_keys(pd.Series([subject]), homes)["issue_key"])
 
 
-def change_sets(changes: pd.DataFrame, *, max_changeset_size: int = MAX_CHANGESET_SIZE) -> tuple[pd.DataFrame, dict]:
+def change_sets(changes: pd.DataFrame, *, max_changeset_size: int = MAX_CHANGESET_SIZE,
+                home_slugs: Mapping | None = None) -> tuple[pd.DataFrame, dict]:
     """The (repository, key) change sets of the history of every repository.
 
     changes: repository, sha, subject, path (one row per commit and file; the file's name at the head),
     optionally commit_files (how many files the commit touched, when `changes` holds only some of them).
+    home_slugs: repository -> its GitHub slug, where known (their bare `#N` become keys).
     Returns (repository, issue_key, path) rows of the change sets kept, and counts for the metadata.
     """
     stats = {"commits": 0, "commits_with_keys": 0, "commits_too_large": 0, "keys": 0, "change_sets": 0,
@@ -99,7 +114,8 @@ def change_sets(changes: pd.DataFrame, *, max_changeset_size: int = MAX_CHANGESE
     changes = changes.drop_duplicates(["repository", "sha", "path"])
     commits = changes.drop_duplicates(["repository", "sha"])[["repository", "sha", "subject"]].reset_index(drop=True)
     stats["commits"] = len(commits)
-    keys = extract_keys(commits["subject"])
+    homes = commits["repository"].map(dict(home_slugs)) if home_slugs else None
+    keys = extract_keys(commits["subject"], homes)
     keyed_commits = commits.loc[keys["row"], ["repository", "sha"]].reset_index(drop=True)
     keyed_commits["issue_key"] = keys["issue_key"].to_numpy()
     stats["commits_with_keys"] = int(keyed_commits[["repository", "sha"]].drop_duplicates().shape[0])

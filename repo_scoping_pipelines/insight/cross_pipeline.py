@@ -3,6 +3,7 @@ change sets -> pairs of files of different repositories (insight/cross_coupling.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,8 +12,11 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from ..collectors.git import GitError
+from ..collectors.github import github_slug
+from ..config import Settings
 from ..metrics.history import HistoryError, head_commit
 from ..metrics.ownership import current_paths
+from ..storage import catalog
 from ..storage import cross_coupling as store
 from . import cross_coupling as cross_mod
 from . import hotspots as hotspots_mod
@@ -59,13 +63,25 @@ def changes_at_head(rows: list[tuple], names: dict[int, str], checkouts: Path) -
     return out[["repository", "sha", "subject", "head_path", "commit_files"]].rename(columns={"head_path": "path"})
 
 
-def compute_cross_coupling(engine: Engine, checkouts: Path, *, min_revs: float, min_shared_revs: int,
+def home_slugs(engine: Engine, settings: Settings) -> dict[int, str]:
+    """repository id -> its GitHub `owner/repo` (URL or a local clone's origin), where known: a bare `#N`
+    in its commits is that repository's issue or pull request N."""
+    slugs = {}
+    for repo in catalog.list_repositories(engine):
+        with contextlib.suppress(GitError, OSError):
+            if slug := github_slug(repo.source, repo.source_kind, settings):
+                slugs[repo.id] = slug
+    return slugs
+
+
+def compute_cross_coupling(engine: Engine, settings: Settings, *, min_revs: float, min_shared_revs: int,
                            min_degree: float, max_changeset: int) -> CrossCouplingResult:
     started = time.perf_counter()
     result = CrossCouplingResult()
     names = store.repository_names(engine)
-    changes = changes_at_head(store.keyed_history(engine), names, checkouts)
-    sets, result.stats = cross_mod.change_sets(changes, max_changeset_size=max_changeset)
+    changes = changes_at_head(store.keyed_history(engine), names, settings.checkouts)
+    sets, result.stats = cross_mod.change_sets(changes, max_changeset_size=max_changeset,
+                                               home_slugs=home_slugs(engine, settings))
     pairs = cross_mod.cross_coupling(sets, min_revs=min_revs, min_shared_revs=min_shared_revs,
                                      min_coupling=min_degree)
     rows = [{"repository_a_id": int(r["repository_a"]), "path_a": r["path_a"],

@@ -9,8 +9,8 @@ from sqlalchemy.engine import Engine
 from .tables import cross_repository_coupling, history_commit_files, history_commits, repositories
 
 # A Postgres pre-filter for subjects that may name an issue key (insight/cross_coupling.py decides):
-# a Jira-style key, a qualified `owner/repo#N` or a URL.
-MAY_NAME_A_KEY = r"[A-Z][A-Z0-9_]{1,19}-[1-9]|[A-Za-z0-9]/[A-Za-z0-9._/-]+#[1-9]|https?://"
+# a Jira-style key, a `#N` (qualified `owner/repo#N`, or bare: the repository's own) or a URL.
+MAY_NAME_A_KEY = r"[A-Z][A-Z0-9_]{1,19}-[1-9]|#[1-9]|https?://"
 
 
 def keyed_history(engine: Engine) -> list[tuple]:
