@@ -126,3 +126,36 @@ def test_storage_modules_use_the_schema_modules_tables():
                 strays.append(f"{module.__name__}.{attr}")
     assert strays == [], f"tables outside tables.metadata: {strays}"
     assert len(tables.metadata.tables) >= 26  # core, facts, metrics, abilities and operations tables
+
+
+def test_schema_heads_are_the_migrations_heads_and_a_migrated_database_needs_no_alembic(database_url):
+    """storage.db.SCHEMA_HEADS is what alembic finds in migrations/versions (a new migration must update
+    it); a process opening a database already at those heads migrates without importing alembic, and one
+    opening an empty database still gets every migration."""
+    import subprocess
+    import sys
+
+    from alembic.script import ScriptDirectory
+
+    from repo_scoping_pipelines.storage import db
+
+    assert db.SCHEMA_HEADS == set(ScriptDirectory(str(db.MIGRATIONS_DIR)).get_heads())
+    probe = ("import sys; from pathlib import Path; from repo_scoping_pipelines.config import Settings; "
+             "from repo_scoping_pipelines.storage.db import make_engine, migrate, schema_revisions; "
+             f"engine = make_engine(Settings(database_url={database_url!r}, home=Path('/nonexistent'))); "
+             "migrate(engine); conn = engine.connect(); "
+             "print('alembic' in sys.modules, sorted(schema_revisions(conn)))")
+
+    def run_probe() -> str:
+        done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    assert run_probe() == f"False {sorted(db.SCHEMA_HEADS)}"
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.begin() as conn:  # an empty database: migrate must run alembic and reach the heads
+            conn.execute(sa.text("DROP SCHEMA repo_scoping CASCADE"))
+    finally:
+        engine.dispose()
+    assert run_probe() == f"True {sorted(db.SCHEMA_HEADS)}"
