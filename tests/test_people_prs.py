@@ -450,6 +450,62 @@ def test_daily_route_sums_equal_git_log(refreshed):
     assert date.fromisoformat(recent["since"]) <= today
 
 
+def _git_log_people(repo, groups: dict[str, set[str]]) -> dict[str, dict]:
+    """Per group of e-mails, from `git log --numstat`: commits, lines, distinct files and UTC days."""
+    out = {g: {"commits": 0, "lines_added": 0, "lines_deleted": 0, "files": set(), "days": set()} for g in groups}
+    log = repo.git("log", "--no-merges", "--format=%x00%ae%x00%aI", "--numstat")
+    entries = log.split("\0")[1:]
+    for email, rest in zip(entries[0::2], entries[1::2], strict=True):
+        when, *numstat = [line for line in rest.splitlines() if line.strip()]
+        group = next((g for g, emails in groups.items() if email.lower() in emails), None)
+        if group is None:
+            continue
+        acc = out[group]
+        acc["commits"] += 1
+        acc["days"].add(datetime.fromisoformat(when).astimezone(UTC).date())
+        for line in numstat:
+            added, deleted, path = line.split("\t")
+            acc["lines_added"] += int(added) if added != "-" else 0
+            acc["lines_deleted"] += int(deleted) if deleted != "-" else 0
+            acc["files"].add(path)
+    return {g: {"commits": a["commits"], "lines_added": a["lines_added"], "lines_deleted": a["lines_deleted"],
+                "files_touched": len(a["files"]), "active_days": len(a["days"])} for g, a in out.items()}
+
+
+def test_authors_by_person_count_each_commit_file_and_day_once(refreshed):
+    client, repo = refreshed["client"], refreshed["repo"]
+    ada = client.get("/people/github:ada-l").json()
+    bob = client.get("/people/bob@example.com").json()
+    groups = {p["person_id"]: {i["value"].lower() for i in p["identity_list"] if i["kind"] == "email"}
+              for p in (ada, bob)}
+    groups["personal"] = {"ada.personal@example.org"}  # a suggestion only: a person of its own
+    expected = _git_log_people(repo, groups)
+    assert expected[ada["person_id"]]["commits"] == 5 and expected[ada["person_id"]]["files_touched"] == 4
+
+    body = client.get("/metrics/authors", params={"repository": "payments", "by": "person"}).json()
+    assert body["by"] == "person" and body["window"] == "all"
+    rows = {r["person_id"]: r for r in body["authors"]}
+    assert len(body["authors"]) == len(rows) == 3  # Ada (4 addresses), Bob, the unmerged personal address
+    for person_id in (ada["person_id"], bob["person_id"]):
+        got = rows[person_id]
+        assert {k: got[k] for k in expected[person_id]} == expected[person_id], person_id
+        assert set(got["emails"]) <= groups[person_id]
+    assert rows[ada["person_id"]]["author_name"] == ada["display_name"]
+    assert set(rows[ada["person_id"]]["emails"]) == {"ada@example.com", "ada@work.example", NOREPLY}
+    personal = next(r for r in body["authors"] if r["emails"] == ["ada.personal@example.org"])
+    assert {k: personal[k] for k in expected["personal"]} == expected["personal"]
+
+    # by=person with a range, and with person= (any of her identities): the same figures for those days.
+    march = client.get("/metrics/authors", params={"repository": "payments", "by": "person", "since": "2024-03-01",
+                                                   "until": "2024-03-02", "person": "ADA@work.example"}).json()
+    (row,) = march["authors"]
+    assert row["person_id"] == ada["person_id"] and row["commits"] == 3 and row["active_days"] == 2
+    # The per-e-mail default is unchanged: ADA@Example.com and ada@example.com are separate rows there.
+    plain = client.get("/metrics/authors", params={"repository": "payments"}).json()
+    assert plain["by"] == "email" and len(plain["authors"]) > len(body["authors"])
+    assert client.get("/metrics/authors", params={"repository": "payments", "by": "team"}).status_code == 400
+
+
 def test_people_inputs_fingerprint_ignores_row_order_and_sees_every_change():
     import pandas as pd
 

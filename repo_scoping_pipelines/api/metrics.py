@@ -72,10 +72,15 @@ def metrics_authors(repository: str = Query(..., min_length=1, max_length=100),
                     person: str | None = Query(None, max_length=320,
                                                description="An e-mail, github:LOGIN or a person id: only that "
                                                            "person's e-mails"),
+                    by: Literal["email", "person"] = Query(
+                        "email", description="person: one row per person of the people registry (all of its "
+                                             "e-mails together, files and days counted once)"),
                     svc: Services = Depends(services)) -> dict:
     """Non-merge commits reachable from the default branch head, authors resolved through .mailmap,
     lines from numstat (binary files count 0), as of the last author_metrics_window run; with
-    `since`/`until` (inclusive UTC days of the author date) computed for that range from the history."""
+    `since`/`until` (inclusive UTC days of the author date) computed for that range from the history.
+    `by=person` merges a person's e-mails (people registry), computed from the history over the same
+    range."""
     repo = catalog.get_repository(svc.reader, repository)
     start, end = _range(since, until)
     emails = None
@@ -84,14 +89,16 @@ def metrics_authors(repository: str = Query(..., min_length=1, max_length=100),
             emails = set(metrics.resolve_author(svc.reader, repo.id, person)[1])
         except metrics.UnknownAuthor as exc:
             raise ApiError(404, "not_found", str(exc)) from None
-    answer = {"repository": repo.name, "window": window}
+    answer = {"repository": repo.name, "window": window, "by": by}
     if start is not None or end is not None:
         answer.update(since=start.isoformat() if start else None, until=end.isoformat() if end else None)
-        rows = metrics.authors_in_days(svc.reader, repo.id, start, end)
+        rows = metrics.authors_in_days(svc.reader, repo.id, start, end, by_person=by == "person")
+    elif by == "person":
+        rows = metrics.people_in_window(svc.reader, repo.id, window)
     else:
         rows = metrics.authors(svc.reader, repo.id, window)
     if emails is not None:
-        rows = [r for r in rows if r["author_email"].lower() in emails]
+        rows = [r for r in rows if emails.intersection(r.get("emails") or [r["author_email"].lower()])]
     return {**answer, "authors": rows}
 
 

@@ -423,11 +423,15 @@ class AuthorMetrics(BaseModel):
     lines_deleted: int
     files_touched: int
     active_days: int
+    person_id: str | None = Field(None, description="by=person: the person (null: an e-mail the registry "
+                                                    "does not know)")
+    emails: list[str] | None = Field(None, description="by=person: the e-mails counted together")
 
 
 class AuthorsResponse(BaseModel):
     repository: str
     window: Literal["7d", "30d", "90d", "all"]
+    by: Literal["email", "person"] = "email"
     since: str | None = Field(None, description="With since/until: the inclusive UTC days the authors are of "
                                                 "(the window is then not used)")
     until: str | None = None

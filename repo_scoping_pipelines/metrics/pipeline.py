@@ -658,11 +658,26 @@ def _day_bounds(since: date | None, until: date | None) -> tuple[datetime | None
     return start, end
 
 
-def authors_in_days(engine: Engine, repository_id: int, since: date | None, until: date | None) -> list[dict]:
-    """/metrics/authors for the inclusive UTC days [since, until] of the author date, from the history."""
+def authors_in_days(engine: Engine, repository_id: int, since: date | None, until: date | None, *,
+                    by_person: bool = False) -> list[dict]:
+    """/metrics/authors for the inclusive UTC days [since, until] of the author date, from the history
+    (one row per person with `by_person`)."""
     from ..storage import people as people_store
 
-    return people_store.authors_between(engine, repository_id, *_day_bounds(since, until))
+    return people_store.authors_between(engine, repository_id, *_day_bounds(since, until), by_person=by_person)
+
+
+def people_in_window(engine: Engine, repository_id: int, window: str) -> list[dict]:
+    """/metrics/authors?by=person for a window: one row per person, from the history, over the same
+    range as the stored window rows (ending at their as_of; now when there are none)."""
+    from ..storage import people as people_store
+
+    if window not in store.WINDOWS:
+        raise ValueError(f"window must be one of {', '.join(store.WINDOWS)}")
+    as_of = store.windows_as_of(engine, repository_id) or datetime.now(UTC)
+    days = store.WINDOWS[window]
+    return people_store.authors_between(engine, repository_id, None if days is None else as_of - timedelta(days=days),
+                                        as_of, by_person=True)
 
 
 def pull_request_metrics(engine: Engine, repository_id: int, window: str, since: date | None = None,

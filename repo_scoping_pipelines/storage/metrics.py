@@ -271,6 +271,13 @@ def window_authors(engine: Engine, repository_id: int, window: str) -> list[dict
     return [{k: (int(v) if isinstance(v, int) else v) for k, v in r.items()} for r in rows]
 
 
+def windows_as_of(engine: Engine, repository_id: int) -> datetime | None:
+    """When the stored window rows of a repository end (the last author_metrics_window run)."""
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.max(author_window.c.as_of))
+                            .where(author_window.c.repository_id == repository_id)).scalar()
+
+
 def window_commit_total(engine: Engine, repository_id: int, window: str = "all") -> int:
     with engine.connect() as conn:
         return int(conn.execute(sa.select(sa.func.coalesce(sa.func.sum(author_window.c.commits), 0)).where(

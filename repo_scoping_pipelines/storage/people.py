@@ -257,28 +257,59 @@ def author_emails_known(engine: Engine, repository_id: int, email: str) -> bool:
                             {"rid": repository_id, "e": email.lower()}).first() is not None
 
 
-def authors_between(engine: Engine, repository_id: int, since: datetime | None, until: datetime | None) -> list[dict]:
-    """Like author_window, for any range (since, until] of author dates, straight from the history."""
+def authors_between(engine: Engine, repository_id: int, since: datetime | None, until: datetime | None, *,
+                    by_person: bool = False) -> list[dict]:
+    """Like author_window, for any range (since, until] of author dates, straight from the history; with
+    `by_person`, one row per person of the registry (an e-mail it does not know stands alone): commits,
+    lines, distinct files and days over all of that person's e-mails, counted once each."""
     s = SCHEMA
     where = ["c.repository_id = :rid"]
     if since is not None:
         where.append("c.authored_at > :since")
     if until is not None:
         where.append("c.authored_at <= :until")
+    key = "who" if by_person else "author_email"
+    person_columns = ("max(person_id) AS person_id, "
+                      "array_agg(DISTINCT lower(author_email) ORDER BY lower(author_email)) AS emails,"
+                      if by_person else "")
+    # The person of each commit's e-mail (person_identities' key is `email:` + the lowercased address).
+    people_join = (f", coalesce(pi.person_id, 'email:' || lower(c.author_email)) AS who, pi.person_id "
+                   f"FROM {s}.history_commits c LEFT JOIN {s}.person_identities pi "
+                   f"ON pi.identity = 'email:' || lower(c.author_email)") if by_person else \
+        f" FROM {s}.history_commits c"
     sql = f"""
-    WITH c AS (SELECT * FROM {s}.history_commits c WHERE {' AND '.join(where)}),
-    per AS (SELECT author_email, count(*) AS commits, sum(lines_added) AS lines_added,
-                   sum(lines_deleted) AS lines_deleted, count(DISTINCT author_day) AS active_days,
+    WITH c AS (SELECT c.*{people_join} WHERE {' AND '.join(where)}),
+    per AS (SELECT {key}, count(*) AS commits, sum(lines_added) AS lines_added,
+                   sum(lines_deleted) AS lines_deleted, count(DISTINCT author_day) AS active_days, {person_columns}
+                   (array_agg(author_email ORDER BY authored_at DESC, sha))[1] AS latest_email,
                    (array_agg(author_name ORDER BY authored_at DESC, sha))[1] AS author_name
-            FROM c GROUP BY author_email),
-    touched AS (SELECT c.author_email, count(DISTINCT f.path) AS files_touched FROM c
+            FROM c GROUP BY {key}),
+    touched AS (SELECT c.{key}, count(DISTINCT f.path) AS files_touched FROM c
                 JOIN {s}.history_commit_files f ON f.repository_id = :rid AND f.sha = c.sha GROUP BY 1)
-    SELECT per.author_email, per.author_name, per.commits, per.lines_added, per.lines_deleted,
-           coalesce(touched.files_touched, 0) AS files_touched, per.active_days
-    FROM per LEFT JOIN touched USING (author_email) ORDER BY per.commits DESC, per.author_email"""
+    SELECT per.*, coalesce(touched.files_touched, 0) AS files_touched
+    FROM per LEFT JOIN touched USING ({key}) ORDER BY per.commits DESC, per.latest_email"""
     with engine.connect() as conn:
         rows = conn.execute(sa.text(sql), {"rid": repository_id, "since": since, "until": until}).mappings().all()
-    return [{k: (int(v) if k not in ("author_email", "author_name") else v) for k, v in r.items()} for r in rows]
+    out = []
+    for r in rows:
+        row = {"author_email": r["latest_email"], "author_name": r["author_name"],
+               **{k: int(r[k]) for k in ("commits", "lines_added", "lines_deleted", "files_touched", "active_days")}}
+        if by_person:
+            row.update(person_id=r["person_id"], emails=list(r["emails"]))
+        out.append(row)
+    if by_person:  # a person's name as the registry shows it
+        names = _display_names(engine, [r["person_id"] for r in out if r["person_id"]])
+        for row in out:
+            row["author_name"] = names.get(row["person_id"], row["author_name"])
+    return out
+
+
+def _display_names(engine: Engine, person_ids: list[str]) -> dict[str, str]:
+    if not person_ids:
+        return {}
+    with engine.connect() as conn:
+        return dict(conn.execute(sa.select(people.c.person_id, people.c.display_name)
+                                 .where(people.c.person_id.in_(person_ids))).all())
 
 
 def person_map(engine: Engine, kind: str) -> dict[str, tuple[str, str]]:
