@@ -172,8 +172,8 @@ class Gate:
         )
 
     def finish(self, result: dg.MaterializeResult, *, changed: bool, fresh: bool = False) -> dg.MaterializeResult:
-        """The asset's own result, with what the next run's gate needs: the inputs, the check results
-        and a data version (the previous one when nothing changed; a new one when `fresh`, for
+        """The asset's own result, with what the next run's gate needs: the inputs, the check results,
+        `changed` (also in the metadata: whether the stored rows changed) and a data version (the previous one when nothing changed; a new one when `fresh`, for
         assets fed from outside the graph whose content changes without an upstream change)."""
         version = result.data_version
         previous = (self.previous.tags or {}).get(DATA_VERSION_TAG) if self.previous else None
@@ -185,7 +185,10 @@ class Gate:
         _remember(self.context, version)
         return dg.MaterializeResult(
             asset_key=result.asset_key,
-            metadata={**(result.metadata or {}), "skipped": False, "rerun_because": self.rerun_because,
+            # `changed` unless the asset says otherwise (a fetch that failed is a new version to the
+            # gate, so that the next run retries it, while no stored row changed).
+            metadata={"changed": changed, **(result.metadata or {}), "skipped": False,
+                      "rerun_because": self.rerun_because,
                       INPUTS_KEY: dg.MetadataValue.json(self.inputs),
                       UPSTREAM_KEY: dg.MetadataValue.json(self.upstream),
                       CHECKS_KEY: dg.MetadataValue.json(checks)},

@@ -67,8 +67,6 @@ def ability_candidates(context: dg.AssetExecutionContext, repo_scoping: RepoScop
             "updated": result.write.updated,
             "unchanged": result.write.unchanged,
             "retired": result.write.retired,
-            "changed": bool(result.write.added or result.write.updated or result.write.retired
-                            or result.write.revived),
             "guardrails": dg.MetadataValue.json(result.guardrails),
             **{f"guardrail_{k}": v for k, v in result.guardrails.items()},
             "facts": result.facts,

@@ -44,7 +44,6 @@ def content_chunks(context: dg.AssetExecutionContext, repo_scoping: RepoScopingR
             "files_chunked": result.files_chunked,
             "chunks_added": result.chunks_added,
             "chunks_removed": result.chunks_removed,
-            "changed": bool(result.files_chunked or result.chunks_removed),
             "warnings": len(result.warnings),
             "seconds": round(result.seconds, 3),
             **preview(["kind", "chunks"], sorted(result.by_kind.items())),
@@ -82,7 +81,6 @@ def chunk_embeddings(context: dg.AssetExecutionContext, repo_scoping: RepoScopin
             "collection": result.collection,
             "embedded": result.embedded,
             "deleted": result.deleted,
-            "changed": bool(result.embedded or result.deleted),
             "seconds": round(result.seconds, 3),
         },
         check_results=[dg.AssetCheckResult(

@@ -52,7 +52,6 @@ def repository_sbom(context: dg.AssetExecutionContext, repo_scoping: RepoScoping
             "spec_version": bom.get("specVersion", ""),
             "content_hash": written.document.content_hash,
             "bytes": len(written.document.content.encode()),
-            "changed": written.changed,
             "unknown": dg.MetadataValue.json([p["value"] for p in bom["metadata"].get("properties", [])
                                               if p["name"] == "repo-scoping:unknown"]),
             **preview(["component", "version", "scope", "manifest"], shown),
@@ -100,7 +99,6 @@ def repository_openapi(context: dg.AssetExecutionContext, repo_scoping: RepoScop
             "commit": written.document.commit or "",
             "paths": len(paths),
             "content_hash": written.document.content_hash,
-            "changed": written.changed,
             "unknown": dg.MetadataValue.json(document["info"].get("x-repo-scoping", {}).get("unknown", [])),
             **preview(["method", "path"], operations[:20]),
         },
@@ -168,7 +166,6 @@ def backstage_entities(context: dg.AssetExecutionContext, repo_scoping: RepoScop
             "consumes_apis": dg.MetadataValue.json(component.get("consumesApis", [])),
             "unknown": dg.MetadataValue.json(unknown),
             "content_hash": document.content_hash,
-            "changed": changed,
         },
         check_results=[dg.AssetCheckResult(
             check_name="backstage_entities_are_valid", passed=not problems and has_api == has_routes,

@@ -58,7 +58,6 @@ def observed_facts(context: dg.AssetExecutionContext, repo_scoping: RepoScopingR
             "facts_added": result.added,
             "facts_removed": result.removed,
             "facts_unchanged": result.unchanged,
-            "changed": bool(result.added or result.removed),
             "facts_by_kind": dg.MetadataValue.json(result.by_kind),
             **{f"facts/{kind}": n for kind, n in result.by_kind.items()},
             "warnings": len(result.warnings),

@@ -99,7 +99,6 @@ def commit_history(context: dg.AssetExecutionContext, repo_scoping: RepoScopingR
             "head": result.head,
             "mode": result.mode,
             "reason": result.reason,
-            "changed": result.changed,
             "commits_added": result.commits_added,
             "file_changes_added": result.files_added,
             "first_changed_day": _day(result.first_day),
@@ -208,7 +207,7 @@ def file_ownership(context: dg.AssetExecutionContext, repo_scoping: RepoScopingR
                                force=is_full_refresh(context.run.tags))
     problems = metric_store.owner_problems(services.engine, repo.id)
     return gate.finish(dg.MaterializeResult(
-        metadata={"dagster/row_count": result.rows, "paths": result.paths, "changed": not result.skipped,
+        metadata={"dagster/row_count": result.rows, "paths": result.paths,
                   "seconds": round(result.seconds, 3),
                   **preview(["author", "lines changed"], result.top)},
         check_results=[dg.AssetCheckResult(check_name="ownership_rows_valid", passed=not any(problems.values()),
@@ -239,7 +238,6 @@ def what_shipped(context: dg.AssetExecutionContext, repo_scoping: RepoScopingRes
                 else result.items)
     return gate.finish(dg.MaterializeResult(
         metadata={"dagster/row_count": result.weeks, "source": result.source, "items": result.items,
-                  "changed": not result.skipped,
                   "latest_week": _day(result.latest_week), "seconds": round(result.seconds, 3),
                   **preview(["type", "latest week"],
                                                                 sorted(result.latest_counts.items()))},
@@ -352,7 +350,7 @@ def people(context: dg.AssetExecutionContext, repo_scoping: RepoScopingResource)
     return gate.finish(dg.MaterializeResult(
         metadata={"dagster/row_count": result.people, "identities": result.identities,
                   "suggestions": result.suggestions, "moved_identities": result.moved,
-                  "new_identities": result.new, "changed": bool(result.moved or result.new),
+                  "new_identities": result.new,
                   **result.counts, "seconds": round(result.seconds, 3),
                   **preview(["person", "e-mail", "github", "identities"], result.top)},
         check_results=[dg.AssetCheckResult(

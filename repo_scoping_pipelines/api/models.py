@@ -423,9 +423,15 @@ class AuthorMetrics(BaseModel):
     lines_deleted: int
     files_touched: int
     active_days: int
-    person_id: str | None = Field(None, description="by=person: the person (null: an e-mail the registry "
-                                                    "does not know)")
-    emails: list[str] | None = Field(None, description="by=person: the e-mails counted together")
+
+
+class PersonMetrics(AuthorMetrics):
+    """by=person: one person's e-mails counted together (files and days once)."""
+
+    author_email: str = Field(description="The person's most recent e-mail")
+    author_name: str = Field(description="The person's name in the people registry")
+    person_id: str | None = Field(description="null: an e-mail the people registry does not know")
+    emails: list[str] = Field(description="The e-mails counted together (lowercased)")
 
 
 class AuthorsResponse(BaseModel):
@@ -435,7 +441,8 @@ class AuthorsResponse(BaseModel):
     since: str | None = Field(None, description="With since/until: the inclusive UTC days the authors are of "
                                                 "(the window is then not used)")
     until: str | None = None
-    authors: list[AuthorMetrics]
+    # left_to_right: a person row (it has every AuthorMetrics field too) keeps its person fields.
+    authors: list[Annotated[PersonMetrics | AuthorMetrics, Field(union_mode="left_to_right")]]
 
 
 class OwnershipShare(BaseModel):
