@@ -89,7 +89,7 @@ def compute_insight(engine: Engine, repository_id: int, checkout: Path, head: st
     coupling_rows: list[dict] = []
     if not frame.empty:
         frame, result.commits = hotspots_mod.number_commits(frame)
-        frame["authored_at"] = pd.to_datetime(frame["authored_at"], utc=True)
+        frame["authored_at"] = pd.to_datetime(frame["authored_at"].astype("float64"), unit="s", utc=True)
         changes = hotspots_mod.resolve_renames(frame)
         complexity = _complexity(engine, repository_id, checkout, head, head_paths & set(changes["head_path"]), blobs,
                                  result)
