@@ -7,7 +7,8 @@ Measures, in one run on one machine:
   * change_insight (hotspots + coupling, pandas over the stored history) and knowledge_risk (git blame
     of every text file at the head; a rerun blames only files whose blob changed);
   * an incremental refresh with no new commit (the same steps);
-  * an incremental refresh after one new commit that edits one file (made on the clone, undone after).
+  * an incremental refresh after one new commit that edits one file, a median-size one and then the
+    largest (made on the clone, undone after).
 The goals: full metrics <= 1.5x raw git log; the no-change and one-new-commit refreshes under 2 s of work.
 
 The repository must be a full clone with 15,000+ commits, e.g. (never committed, bench/.work is ignored):
@@ -49,21 +50,22 @@ def text_inventory(repo: Path) -> dict[str, dict]:
     return out
 
 
-def commit_one_change(repo: Path) -> tuple[str, str]:
-    """A commit editing the largest Python file of the head (the blame and complexity it costs are the
-    most a one-file commit costs); returns the commit it was made on (to reset to afterwards) and the file."""
-    before = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True,
-                            check=True).stdout.strip()
-    files = [p for p in subprocess.run(["git", "ls-files", "*.py"], cwd=repo, capture_output=True, text=True,
-                                       check=True).stdout.splitlines() if (repo / p).is_file()]
-    target = max(files, key=lambda p: (repo / p).stat().st_size)
+def commit_one_change(repo: Path, pick: str) -> str:
+    """A commit editing one Python file of the head: `largest` (the most blame and complexity a one-file
+    commit can cost) or `median` (a typical file). Returns the file."""
+    files = sorted((p for p in subprocess.run(["git", "ls-files", "*.py"], cwd=repo, capture_output=True, text=True,
+                                              check=True).stdout.splitlines() if (repo / p).is_file()),
+                   key=lambda p: ((repo / p).stat().st_size, p))
+    target = files[-1] if pick == "largest" else files[len(files) // 2]
     with (repo / target).open("a") as fh:
-        fh.write("\n\ndef _bench_one_new_commit(value):\n    if value:\n        return value\n    return None\n")
+        fh.write(f"\n\ndef _bench_one_new_commit_{pick}(value):\n    if value:\n        return value\n"
+                 "    return None\n")
     env = {"GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "bench@example.com", "GIT_COMMITTER_NAME": "Bench",
            "GIT_COMMITTER_EMAIL": "bench@example.com", "PATH": os.environ["PATH"], "HOME": os.environ["HOME"]}
-    subprocess.run(["git", "commit", "-q", "-am", "bench: one new commit"], cwd=repo, env=env, check=True)
-    print(f"one new commit edits {target} ({(repo / target).stat().st_size:,} bytes)")
-    return before, target
+    subprocess.run(["git", "commit", "-q", "-am", f"bench: one new commit ({pick} file)"], cwd=repo, env=env,
+                   check=True)
+    print(f"one new commit edits the {pick} Python file {target} ({(repo / target).stat().st_size:,} bytes)")
+    return target
 
 
 def metrics_pass(services, repo_id: int, repo: Path, *, full: bool, changed: list[str] | None = None
@@ -151,13 +153,15 @@ def main() -> None:
         median = statistics.median(r["total"] for r in runs)
         print(f"no-change incremental refresh: median {median:.2f}s over {args.repeat} runs")
         _print_steps(runs[-1])
-        before, target = commit_one_change(repo)
+        # Each on top of the one before (history only grows), the clone reset to its head afterwards.
         try:
-            one = metrics_pass(services, repo_id, repo, full=False, changed=[target])
+            for pick in ("median", "largest"):
+                target = commit_one_change(repo, pick)
+                one = metrics_pass(services, repo_id, repo, full=False, changed=[target])
+                print(f"one-new-commit incremental refresh ({pick} file): {one['total']:.2f}s of work")
+                _print_steps(one)
         finally:
-            subprocess.run(["git", "reset", "-q", "--hard", before], cwd=repo, check=True)
-        print(f"one-new-commit incremental refresh: {one['total']:.2f}s of work")
-        _print_steps(one)
+            subprocess.run(["git", "reset", "-q", "--hard", head], cwd=repo, check=True)
 
 
 def _print_steps(steps: dict[str, float]) -> None:

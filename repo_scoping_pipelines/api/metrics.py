@@ -221,7 +221,7 @@ class PeopleDecisionIn(BaseModel):
 
 
 async def _decide_people(request: Request, action: str, principal: Principal) -> dict:
-    from ..metrics.people import PeopleError
+    from ..metrics.people import PeopleError, UnknownIdentity
 
     body = await read_body(request, PeopleDecisionIn)
     if any(len(i) > 400 or "\x00" in i for i in body.identities):
@@ -231,9 +231,10 @@ async def _decide_people(request: Request, action: str, principal: Principal) ->
         return await run_in_threadpool(metrics.decide_people, open_services(request.app.state.settings).engine,
                                        action, body.identities, decided_by=f"token:{principal.name}",
                                        note=body.note)
+    except UnknownIdentity as exc:
+        raise ApiError(404, "not_found", str(exc)) from None
     except PeopleError as exc:
-        status = 404 if str(exc).startswith("unknown identity") else 400
-        raise ApiError(status, "not_found" if status == 404 else "invalid_request", str(exc)) from None
+        raise ApiError(400, "invalid_request", str(exc)) from None
 
 
 _DECISION_BODY = {"requestBody": {"required": True, "content": {"application/json": {

@@ -42,6 +42,10 @@ SIMILAR_NAME_MIN = 85.0  # rapidfuzz token_sort_ratio (0-100) for a "similar nam
 
 
 class PeopleError(ValueError):
+    """A merge or split that cannot be made: not an identity, too few identities, an unknown action."""
+
+
+class UnknownIdentity(PeopleError):
     """A merge or split names an identity the registry does not know."""
 
 

@@ -587,10 +587,11 @@ def decide_people(engine: Engine, action: str, identities: list[str], *, decided
     """A manual merge (two or more identities become one person) or split (an identity stands alone).
 
     Identities are what a user types (e-mail, github:LOGIN, redmine:NAME, git-name:NAME) or a person id
-    (for merge: all of that person's identities join). Raises PeopleError naming an unknown one.
+    (for merge: all of that person's identities join). Raises UnknownIdentity naming an unknown one,
+    PeopleError for a decision that cannot be made.
     """
     from ..storage import people as people_store
-    from .people import PeopleError, parse_identity
+    from .people import PeopleError, UnknownIdentity, parse_identity
 
     keys: list[str] = []
     for text in identities:
@@ -600,7 +601,7 @@ def decide_people(engine: Engine, action: str, identities: list[str], *, decided
         keys.append(parse_identity(text))
     unknown = sorted(set(keys) - people_store.known_identities(engine, keys))
     if unknown:
-        raise PeopleError(f"unknown identity: {', '.join(unknown)} (see `repo-scoping people list`)")
+        raise UnknownIdentity(f"unknown identity: {', '.join(unknown)} (see `repo-scoping people list`)")
     if action == "merge":
         if len(set(keys)) < 2:
             raise PeopleError("merge needs two different identities")
