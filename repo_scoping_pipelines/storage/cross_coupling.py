@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from .db import fetch_tuples
 from .tables import cross_repository_coupling, history_commit_files, history_commits, repositories
 
 # A Postgres pre-filter for subjects that may name an issue key (insight/cross_coupling.py decides):
@@ -22,7 +23,7 @@ def keyed_history(engine: Engine) -> list[tuple]:
              .where(sa.or_(c.c.subject.op("~")(MAY_NAME_A_KEY), f.c.old_path.is_not(None)))
              .order_by(f.c.repository_id, c.c.committed_at.desc(), f.c.sha))
     with engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(query)]  # plain tuples: every repository's history
+        return fetch_tuples(conn, query)  # plain tuples: every repository's history
 
 
 def repository_names(engine: Engine) -> dict[int, str]:

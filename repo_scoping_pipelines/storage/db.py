@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from typing import TYPE_CHECKING
@@ -109,6 +110,33 @@ def _ping_when_idle(engine: Engine, idle_s: float) -> None:
             # The pool discards this connection and checks out another (SQLAlchemy's documented
             # checkout-event recipe for pessimistic disconnect handling).
             raise sa.exc.DisconnectionError(f"pooled connection was dropped while idle: {exc}") from exc
+
+
+# Reads of a whole stored history (tens or hundreds of thousands of rows) take the driver's own tuples:
+# building SQLAlchemy Row objects cost more than the query itself (history_changes: 0.37 s -> 0.11 s
+# for 69,162 rows). Only for statements whose parameters and columns need no SQLAlchemy type
+# processing (plain text, numbers, booleans, timestamps): the driver's values are returned as they are.
+def fetch_tuples(conn: sa.Connection, statement: sa.Executable) -> list[tuple]:
+    """Every row of `statement` as plain tuples, fetched at once."""
+    compiled = statement.compile(dialect=conn.dialect)
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(str(compiled), compiled.params)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
+def stream_tuples(conn: sa.Connection, statement: sa.Executable, batch: int = 5000) -> Iterator[tuple]:
+    """The rows of `statement` as plain tuples through a server-side cursor, `batch` at a time (memory
+    stays flat whatever the history's length)."""
+    compiled = statement.compile(dialect=conn.dialect)
+    dbapi = conn.connection.dbapi_connection
+    # A server-side cursor lives in a transaction; on an autocommit connection it must be WITH HOLD.
+    with dbapi.cursor(name=f"stream_{id(statement):x}", withhold=bool(dbapi.autocommit)) as cursor:
+        cursor.itersize = batch
+        cursor.execute(str(compiled), compiled.params)
+        yield from cursor
 
 
 def alembic_config(connection: sa.Connection | None = None) -> Config:

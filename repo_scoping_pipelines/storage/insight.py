@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from .db import fetch_tuples
 from .tables import (
     codeowners_rules,
     codeowners_summary,
@@ -30,7 +31,7 @@ def history_changes(engine: Engine, repository_id: int) -> list[tuple]:
              .where(history_commit_files.c.repository_id == repository_id)
              .order_by(history_commits.c.committed_at.desc(), history_commits.c.sha))
     with engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(query).all()]
+        return fetch_tuples(conn, query)
 
 
 def replace_insight(engine: Engine, repository_id: int, hotspots: list[dict], coupling: list[dict]) -> None:

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Engine
 
+from .db import stream_tuples
 from .tables import (
     SCHEMA,
     author_daily,
@@ -299,7 +300,7 @@ def ownership_inputs(engine: Engine, repository_id: int) -> Iterator[tuple]:
                   history_commits.c.sha)
     )
     with engine.connect() as conn:
-        yield from conn.execution_options(stream_results=True, yield_per=5000).execute(stmt)
+        yield from stream_tuples(conn, stmt)
 
 
 def replace_file_owners(engine: Engine, repository_id: int, rows: Iterable[tuple]) -> int:
