@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Engine
 
-from .db import stream_tuples
+from .db import fetch_tuples, stream_tuples
 from .tables import (
     SCHEMA,
     author_daily,
@@ -360,16 +360,15 @@ def owner_problems(engine: Engine, repository_id: int) -> dict[str, int]:
 
 # -- what shipped ------------------------------------------------------------------------------
 
+_SHIPPED_COLUMNS = ("sha", "subject", "change_type", "author_name", "author_email", "committed_at")
+
+
 def shipped_commits(engine: Engine, repository_id: int) -> list[dict]:
     with engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(history_commits.c.sha, history_commits.c.subject, history_commits.c.change_type,
-                      history_commits.c.author_name, history_commits.c.author_email,
-                      history_commits.c.committed_at)
-            .where(history_commits.c.repository_id == repository_id)
-            .order_by(history_commits.c.committed_at, history_commits.c.sha)
-        ).mappings().all()
-    return [dict(r) for r in rows]
+        rows = fetch_tuples(conn, sa.select(*[history_commits.c[c] for c in _SHIPPED_COLUMNS])
+                            .where(history_commits.c.repository_id == repository_id)
+                            .order_by(history_commits.c.committed_at, history_commits.c.sha))
+    return [dict(zip(_SHIPPED_COLUMNS, r, strict=True)) for r in rows]
 
 
 def merged_pull_requests(engine: Engine, repository_id: int) -> list[dict]:
