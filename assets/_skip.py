@@ -173,8 +173,9 @@ class Gate:
 
     def finish(self, result: dg.MaterializeResult, *, changed: bool, fresh: bool = False) -> dg.MaterializeResult:
         """The asset's own result, with what the next run's gate needs: the inputs, the check results,
-        `changed` (also in the metadata: whether the stored rows changed) and a data version (the previous one when nothing changed; a new one when `fresh`, for
-        assets fed from outside the graph whose content changes without an upstream change)."""
+        `changed` (also in the metadata: whether the stored rows changed) and a data version (the
+        previous one when nothing changed; a new one when `fresh`, for assets fed from outside the graph
+        whose content changes without an upstream change)."""
         version = result.data_version
         previous = (self.previous.tags or {}).get(DATA_VERSION_TAG) if self.previous else None
         if version is None and not changed and previous:

@@ -7,6 +7,8 @@ from repo_scoping_pipelines.collectors.pipeline import take_snapshot
 from repo_scoping_pipelines.partitions import repositories
 from repo_scoping_pipelines.resources import RepoScopingResource
 from repo_scoping_pipelines.storage import catalog
+from repo_scoping_pipelines.storage.metrics import row_count
+from repo_scoping_pipelines.storage.tables import files
 
 from ._metadata import preview
 from ._skip import code_version
@@ -29,7 +31,7 @@ def repository_snapshot(context: dg.AssetExecutionContext, repo_scoping: RepoSco
     context.log.info(f"{name}: {result.commit[:12]} with {result.files} files "
                      f"(+{result.added} ~{result.changed} -{result.removed})")
     repo = catalog.get_repository(services.engine, name)
-    stored = catalog.file_count(services.engine, repo.id)
+    stored = row_count(services.engine, files, repo.id)
     top = list(result.languages.items())[:8]
     return dg.MaterializeResult(
         metadata={

@@ -72,8 +72,9 @@ def _keys_frame(matches: pd.DataFrame, homes: pd.Series | None) -> pd.Series:
     jira = matches["jira"].where(~matches["jira"].str.split("-").str[0].isin(NOT_PROJECTS))
     keys = url.fillna(qualified).fillna(jira)
     if homes is not None:  # a bare number is its own repository's issue, where that repository's slug is known
-        home = homes.reindex(matches.index.get_level_values(0)).astype("string").str.lower()
-        keys = keys.fillna(pd.Series((home + "#" + matches["bare"].to_numpy()).to_numpy(), index=matches.index))
+        home = pd.Series(homes.reindex(matches.index.get_level_values(0)).to_numpy(), index=matches.index,
+                         dtype="string").str.lower()
+        keys = keys.fillna(home + "#" + matches["bare"])
     return keys
 
 

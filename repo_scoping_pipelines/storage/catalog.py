@@ -87,13 +87,6 @@ def previous_inventory(engine: Engine, repository_id: int) -> dict[str, dict]:
     return {r["path"]: dict(r) for r in rows}
 
 
-def file_count(engine: Engine, repository_id: int) -> int:
-    """How many files the stored inventory holds."""
-    with engine.connect() as conn:
-        return conn.execute(sa.select(sa.func.count()).select_from(files)
-                            .where(files.c.repository_id == repository_id)).scalar_one()
-
-
 @dataclass(frozen=True)
 class SnapshotWrite:
     snapshot_id: int

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.engine import Engine
 
+from ..search.classify import TEXT_SOURCES  # PR and issue chunks: their source is their class
 from .tables import (
     chunk_vectors,
     content_chunks,
@@ -230,7 +231,6 @@ _EXACT_SYMBOL = sa.or_(content_chunks.c.symbol == sa.any_(sa.bindparam("names", 
                        content_chunks_symbol_tail == sa.any_(sa.bindparam("plain", type_=ARRAY(sa.Text))))
 
 
-_TEXT_SOURCES = ("pull_request", "issue")  # search.classify.TEXT_SOURCES: their source is their class
 # The search filters, each off when its parameter is NULL, so that the limit counts matching rows only.
 # They may be wider than the search's own test (a chunk with no stored class passes `kinds`; LIKE
 # widens a glob), which runs afterwards on the few rows returned.
@@ -238,9 +238,9 @@ _SYMBOL_FILTERS = (
     sa.or_(sa.bindparam("repository", type_=sa.Text).is_(None),
            repositories.c.name == sa.bindparam("repository", type_=sa.Text)),
     sa.or_(sa.bindparam("kinds", type_=ARRAY(sa.Text)).is_(None),
-           sa.case((content_chunks.c.source.in_(_TEXT_SOURCES), content_chunks.c.source),
+           sa.case((content_chunks.c.source.in_(TEXT_SOURCES), content_chunks.c.source),
                    else_=content_chunks.c.file_class) == sa.any_(sa.bindparam("kinds", type_=ARRAY(sa.Text))),
-           sa.and_(content_chunks.c.source.not_in(_TEXT_SOURCES), content_chunks.c.file_class.is_(None))),
+           sa.and_(content_chunks.c.source.not_in(TEXT_SOURCES), content_chunks.c.file_class.is_(None))),
     sa.or_(sa.bindparam("languages", type_=ARRAY(sa.Text)).is_(None),
            content_chunks.c.language == sa.any_(sa.bindparam("languages", type_=ARRAY(sa.Text)))),
     sa.or_(sa.bindparam("path_like", type_=sa.Text).is_(None),

@@ -272,13 +272,17 @@ def authors_between(engine: Engine, repository_id: int, since: datetime | None, 
     person_columns = ("max(person_id) AS person_id, "
                       "array_agg(DISTINCT lower(author_email) ORDER BY lower(author_email)) AS emails,"
                       if by_person else "")
-    # The person of each commit's e-mail (person_identities' key is `email:` + the lowercased address).
-    people_join = (f", coalesce(pi.person_id, 'email:' || lower(c.author_email)) AS who, pi.person_id "
-                   f"FROM {s}.history_commits c LEFT JOIN {s}.person_identities pi "
-                   f"ON pi.identity = 'email:' || lower(c.author_email)") if by_person else \
+    # The person of each commit's e-mail (person_identities' key is `email:` + the lowercased address),
+    # and the person's name as the registry shows it.
+    commits_from = (f", coalesce(pi.person_id, 'email:' || lower(c.author_email)) AS who, pi.person_id "
+                    f"FROM {s}.history_commits c LEFT JOIN {s}.person_identities pi "
+                    f"ON pi.identity = 'email:' || lower(c.author_email)") if by_person else \
         f" FROM {s}.history_commits c"
+    name, people_join = ("coalesce(p.display_name, per.author_name)",
+                         f"LEFT JOIN {s}.people p ON p.person_id = per.person_id") if by_person else \
+        ("per.author_name", "")
     sql = f"""
-    WITH c AS (SELECT c.*{people_join} WHERE {' AND '.join(where)}),
+    WITH c AS (SELECT c.*{commits_from} WHERE {' AND '.join(where)}),
     per AS (SELECT {key}, count(*) AS commits, sum(lines_added) AS lines_added,
                    sum(lines_deleted) AS lines_deleted, count(DISTINCT author_day) AS active_days, {person_columns}
                    (array_agg(author_email ORDER BY authored_at DESC, sha))[1] AS latest_email,
@@ -286,30 +290,18 @@ def authors_between(engine: Engine, repository_id: int, since: datetime | None, 
             FROM c GROUP BY {key}),
     touched AS (SELECT c.{key}, count(DISTINCT f.path) AS files_touched FROM c
                 JOIN {s}.history_commit_files f ON f.repository_id = :rid AND f.sha = c.sha GROUP BY 1)
-    SELECT per.*, coalesce(touched.files_touched, 0) AS files_touched
-    FROM per LEFT JOIN touched USING ({key}) ORDER BY per.commits DESC, per.latest_email"""
+    SELECT per.*, {name} AS shown_name, coalesce(touched.files_touched, 0) AS files_touched
+    FROM per LEFT JOIN touched USING ({key}) {people_join} ORDER BY per.commits DESC, per.latest_email"""
     with engine.connect() as conn:
         rows = conn.execute(sa.text(sql), {"rid": repository_id, "since": since, "until": until}).mappings().all()
     out = []
     for r in rows:
-        row = {"author_email": r["latest_email"], "author_name": r["author_name"],
+        row = {"author_email": r["latest_email"], "author_name": r["shown_name"],
                **{k: int(r[k]) for k in ("commits", "lines_added", "lines_deleted", "files_touched", "active_days")}}
         if by_person:
             row.update(person_id=r["person_id"], emails=list(r["emails"]))
         out.append(row)
-    if by_person:  # a person's name as the registry shows it
-        names = _display_names(engine, [r["person_id"] for r in out if r["person_id"]])
-        for row in out:
-            row["author_name"] = names.get(row["person_id"], row["author_name"])
     return out
-
-
-def _display_names(engine: Engine, person_ids: list[str]) -> dict[str, str]:
-    if not person_ids:
-        return {}
-    with engine.connect() as conn:
-        return dict(conn.execute(sa.select(people.c.person_id, people.c.display_name)
-                                 .where(people.c.person_id.in_(person_ids))).all())
 
 
 def person_map(engine: Engine, kind: str) -> dict[str, tuple[str, str]]:
